@@ -1,0 +1,114 @@
+"""The command line: ``python -m analysis count|compare ...``.
+
+Every subcommand calls the same functions as the notebooks. Bad input ends
+with exit status 2 and one line on standard error, never a traceback.
+"""
+
+import argparse
+import sys
+
+from analysis import render
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit status 2."""
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
+    return value
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
+
+
+def _add_model_options(parser):
+    group = parser.add_argument_group("model options")
+    group.add_argument("--alpha", type=_number, help="MobileNet width multiplier (default 1.0)")
+    group.add_argument("--resolution", type=_positive_int, help="input size in pixels (default 224)")
+    group.add_argument("--num-classes", type=_positive_int, default=1000, help="classes (default 1000)")
+    group.add_argument("--depth-multiplier", type=_positive_int, help="MobileNet depthwise multiplier (default 1)")
+    group.add_argument("--conv", action="store_true", help="MobileNet with full 3x3 convolutions (Conv MobileNet)")
+    group.add_argument("--shallow", action="store_true", help="MobileNet without the five 14x14x512 blocks")
+
+
+def _model_options(args):
+    return dict(alpha=args.alpha, resolution=args.resolution, num_classes=args.num_classes,
+                depth_multiplier=args.depth_multiplier, conv=args.conv, shallow=args.shallow)
+
+
+def _build(model, args):
+    from analysis import variants
+
+    return variants.build(model, **_model_options(args))
+
+
+def cmd_count(args):
+    """Parameters (and, per layer, shapes) of one network."""
+    from analysis.cost import MAC_CONVENTION, layer_table, summarize
+
+    model = _build(args.model, args)
+    table = layer_table(model)
+    totals = summarize(table)
+    totals["model"] = args.model
+    if args.format == "json":
+        payload = dict(totals)
+        if args.per_layer:
+            payload["layers"] = render.records(table)
+        return render.to_json(payload)
+    if args.per_layer:
+        return render.frame_to_text(table.drop(columns=["supported"]), args.format,
+                                    title=None if args.format == "csv" else f"# {MAC_CONVENTION}")
+    import pandas as pd
+
+    summary = pd.DataFrame([{k: v for k, v in totals.items() if k != "unsupported"}])
+    return render.frame_to_text(summary, args.format)
+
+
+def build_parser():
+    parser = _Parser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from analysis.variants import MODEL_NAMES
+
+    count = commands.add_parser("count", help="parameters, MACs and memory of one network")
+    count.add_argument("model", choices=MODEL_NAMES)
+    _add_model_options(count)
+    count.add_argument("--per-layer", action="store_true", help="one row per layer")
+    count.add_argument("--format", choices=render.FORMATS, default="table")
+    count.set_defaults(run=cmd_count)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        output = args.run(args)
+    except (UsageError, ValueError, FileNotFoundError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if not message.startswith(parser.prog):
+            message = f"{parser.prog} {getattr(args, 'command', '')}: error: {message}".replace("  ", " ")
+        print(message, file=sys.stderr)
+        return EXIT_USAGE
+    print(output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
