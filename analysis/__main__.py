@@ -10,6 +10,7 @@ import sys
 from analysis import render
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,6 +22,10 @@ class _Parser(argparse.ArgumentParser):
 
 class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
+
+
+class CommandFailed(Exception):
+    """Valid input, but the work failed: printed as one line, exit status 1."""
 
 
 def _positive_int(text):
@@ -81,6 +86,18 @@ def cmd_count(args):
     return render.frame_to_text(summary, args.format)
 
 
+def cmd_report(args):
+    """Execute the notebooks and export notebooks, HTML, figures, tables and an index."""
+    from analysis.report import ReportError, build_report
+
+    try:
+        result = build_report(out_dir=args.out, quick=args.quick)
+    except ReportError as error:
+        raise CommandFailed(str(error)) from None
+    return (f"Report written to {result.index} ({len(result.notebooks)} notebooks, "
+            f"{len(result.figures)} figures, {len(result.tables)} tables)")
+
+
 def build_parser():
     parser = _Parser(prog="python -m analysis", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -92,20 +109,27 @@ def build_parser():
     count.add_argument("--per-layer", action="store_true", help="one row per layer")
     count.add_argument("--format", choices=render.FORMATS, default="table")
     count.set_defaults(run=cmd_count)
+
+    report = commands.add_parser("report", help="execute the notebooks into a report folder")
+    report.add_argument("--quick", action="store_true", help="the shrunken QUICK run (minutes)")
+    report.add_argument("--out", default=None, help="output folder (default reports/)")
+    report.set_defaults(run=cmd_report)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         output = args.run(args)
-    except (UsageError, ValueError, FileNotFoundError) as error:
+    except (UsageError, ValueError, FileNotFoundError, CommandFailed) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         if not message.startswith(parser.prog):
-            message = f"{parser.prog} {getattr(args, 'command', '')}: error: {message}".replace("  ", " ")
+            command = getattr(args, "command", "")
+            message = f"{parser.prog} {command}: error: {message}".replace("  ", " ")
         print(message, file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_FAILED if isinstance(error, CommandFailed) else EXIT_USAGE
     print(output)
     return 0
 

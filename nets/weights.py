@@ -21,6 +21,7 @@ leaves the model as it was.
 
 import os
 import re
+import warnings
 
 import h5py
 import keras
@@ -130,10 +131,18 @@ def _read_by_name(group, model, path):
 def _load_keras3_layout(model, path):
     """Load a ``save_weights`` file into a clone first, so a mismatch changes nothing."""
     clone = keras.models.clone_model(model)
-    try:
-        clone.load_weights(path)
-    except Exception as error:  # Keras raises several types for a mismatch.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            clone.load_weights(path)
+            error = None
+        except Exception as raised:  # Keras raises several types for a mismatch.
+            error = raised
+    # Keras only warns when it skips layers that the file lacks: a partial load.
+    skipped = [w for w in caught if "Skipping" in str(w.message) or "mismatch" in str(w.message)]
+    if error is not None or skipped:
+        reason = str(error) if error is not None else str(skipped[0].message)
         raise WeightFileError(
-            f"Weight file {path!r} does not fit model {model.name!r}: {error}"
-        ) from None
+            f"Weight file {path!r} does not fit model {model.name!r}: {reason.splitlines()[0]}"
+        )
     model.set_weights(clone.get_weights())

@@ -1,0 +1,189 @@
+"""Execute the notebooks and export what they made: the suite's main job.
+
+``python -m analysis report [--quick] [--out DIR]`` runs every notebook of
+``NOTEBOOKS`` in order, each in a fresh kernel, with QUICK passed to the
+cell tagged ``parameters`` (papermill's convention: a cell tagged
+``injected-parameters`` is inserted after it). It writes under DIR the
+executed notebooks, an HTML page of each, the figures (``figures/``, PNG and
+SVG) and tables (``tables/``, CSV) that the notebooks save, and
+``index.html`` linking them all with the machine, package versions and date.
+"""
+
+import datetime
+import html
+import importlib.metadata
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis import paths
+
+# The notebooks in the order they build on each other.
+NOTEBOOKS = ("01_architectures",)
+CELL_TIMEOUT_S = 1800
+_VERSIONED_PACKAGES = ("tensorflow-cpu", "keras", "torch", "fvcore", "numpy", "pandas",
+                       "matplotlib", "seaborn", "nbclient")
+
+
+class ReportError(RuntimeError):
+    """The report could not be built; the message says which notebook, cell and error."""
+
+
+@dataclass
+class ReportResult:
+    out_dir: Path
+    notebooks: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
+    tables: list = field(default_factory=list)
+    index: Path = None
+
+
+def check_out_dir(out_dir):
+    """Create ``out_dir`` if needed and make sure it is a writable folder."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out must be a folder, but it is a file. Received out={str(out_dir)!r}")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"--out is not a writable folder ({error.strerror}). Received out={str(out_dir)!r}") from None
+    return out_dir
+
+
+def notebook_paths(names=NOTEBOOKS, directory=None):
+    """The notebook files, checked to exist, in order."""
+    directory = Path(directory or paths.NOTEBOOKS_DIR)
+    found = [directory / f"{name}.ipynb" for name in names]
+    missing = [p.name for p in found if not p.is_file()]
+    if missing:
+        raise ReportError(f"Notebook missing from {directory}: {', '.join(missing)}")
+    return found
+
+
+def inject_parameters(notebook, quick):
+    """Insert ``QUICK = ...`` after the cell tagged ``parameters`` (papermill's convention)."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(f"QUICK = {bool(quick)}")
+    cell.metadata["tags"] = ["injected-parameters"]
+    tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
+    notebook.cells.insert(tagged[0] + 1 if tagged else 0, cell)
+    return notebook
+
+
+def execute_notebook(path, out_dir, quick, progress=True):
+    """Execute one notebook in a fresh kernel; write the executed copy and its HTML page."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import HTMLExporter
+    from tqdm.auto import tqdm
+
+    notebook = inject_parameters(nbformat.read(path, as_version=4), quick)
+    code_cells = sum(c.cell_type == "code" for c in notebook.cells)
+    bar = tqdm(total=code_cells, desc=path.stem, unit="cell", disable=not progress, leave=True)
+    client = NotebookClient(
+        notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_executed=lambda cell, cell_index, execute_reply: bar.update(1),
+    )
+    executed = out_dir / path.name
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        nbformat.write(notebook, executed)
+        index = next((i for i, c in enumerate(notebook.cells) if _has_error(c)), None)
+        summary = f"{error.ename}: {error.evalue}" if getattr(error, "ename", None) else str(error).splitlines()[-1]
+        raise ReportError(f"{path.name}, cell {index}: {summary}") from None
+    except Exception as error:  # the kernel did not start or died
+        raise ReportError(f"{path.name}: the kernel failed ({type(error).__name__}: {error})") from None
+    finally:
+        bar.close()
+    nbformat.write(notebook, executed)
+    page = out_dir / f"{path.stem}.html"
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    page.write_text(body, encoding="utf8")
+    return executed, page
+
+
+def _has_error(cell):
+    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+
+
+def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True):
+    """Execute ``names`` in order into ``out_dir`` (default reports/) and write its index.
+
+    A failing cell stops the run with a ``ReportError`` naming the notebook,
+    the cell and the error; what already succeeded stays on disk.
+    """
+    out_dir = check_out_dir(out_dir or paths.REPORTS_DIR)
+    notebooks = notebook_paths(names)
+    result = ReportResult(out_dir=out_dir)
+    saved_env = os.environ.get("SUITE_REPORTS_DIR")
+    os.environ["SUITE_REPORTS_DIR"] = str(out_dir.resolve())  # the kernels save figures here
+    os.environ["QUICK"] = "1" if quick else "0"
+    try:
+        for path in notebooks:
+            result.notebooks.append(execute_notebook(path, out_dir, quick, progress))
+    finally:
+        if saved_env is None:
+            os.environ.pop("SUITE_REPORTS_DIR", None)
+        else:
+            os.environ["SUITE_REPORTS_DIR"] = saved_env
+    result.figures = sorted((out_dir / "figures").glob("*.png"))
+    result.tables = sorted((out_dir / "tables").glob("*.csv"))
+    result.index = write_index(result, quick)
+    return result
+
+
+def environment_summary():
+    """Machine, package versions and date, for the report's index."""
+    from analysis.machine_info import cpu_model
+
+    versions = {}
+    for package in _VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def write_index(result, quick):
+    """DIR/index.html: links to every notebook, figure and table, and where it ran."""
+    env = environment_summary()
+    out = result.out_dir
+    rel = lambda p: html.escape(os.path.relpath(p, out))  # noqa: E731
+    items = "".join(
+        f'<li><a href="{rel(page)}">{html.escape(nb.stem)}</a> (<a href="{rel(nb)}">notebook</a>)</li>'
+        for nb, page in result.notebooks
+    )
+    figures = "".join(
+        f'<figure><a href="{rel(p.with_suffix(".svg"))}"><img src="{rel(p)}" width="360"></a>'
+        f"<figcaption>{html.escape(p.stem)}</figcaption></figure>"
+        for p in result.figures
+    )
+    tables = "".join(f'<li><a href="{rel(p)}">{html.escape(p.name)}</a></li>' for p in result.tables)
+    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>VGG16 vs MobileNet report</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}figure{{display:inline-block;margin:6px}}</style>
+</head><body><h1>VGG16 vs MobileNet: report</h1>
+<p>Ran {html.escape(env["date"])} on {html.escape(env["cpu"])} ({env["cores"]} cores),
+Python {env["python"]}, {html.escape(env["platform"])}{" in QUICK mode" if quick else ""}.</p>
+<p>Packages: {html.escape(versions)}</p>
+<h2>Notebooks</h2><ul>{items}</ul><h2>Figures</h2>{figures or "<p>none</p>"}
+<h2>Tables</h2><ul>{tables or "<li>none</li>"}</ul></body></html>"""
+    index = out / "index.html"
+    index.write_text(page, encoding="utf8")
+    return index
