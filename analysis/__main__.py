@@ -53,23 +53,27 @@ def _add_model_options(parser):
     group.add_argument("--shallow", action="store_true", help="MobileNet without the five 14x14x512 blocks")
 
 
-def _model_options(args):
-    return dict(alpha=args.alpha, resolution=args.resolution, num_classes=args.num_classes,
-                depth_multiplier=args.depth_multiplier, conv=args.conv, shallow=args.shallow)
+def _model_options(args, model=None):
+    """The variant options given on the command line; for ``compare``, only
+    those that apply to ``model`` (MobileNet's multipliers do not apply to VGG16)."""
+    options = dict(alpha=args.alpha, resolution=args.resolution, num_classes=args.num_classes,
+                   depth_multiplier=args.depth_multiplier, conv=args.conv, shallow=args.shallow)
+    if model == "vgg16":
+        options.update(alpha=None, depth_multiplier=None, conv=False, shallow=False)
+    return options
 
 
-def _build(model, args):
+def _build(model, options):
     from analysis import variants
 
-    return variants.build(model, **_model_options(args))
+    return variants.build(model, **options)
 
 
 def cmd_count(args):
     """Parameters (and, per layer, shapes) of one network."""
     from analysis.cost import MAC_CONVENTION, layer_table, summarize
 
-    model = _build(args.model, args)
-    table = layer_table(model)
+    table = layer_table(_build(args.model, _model_options(args)))
     totals = summarize(table)
     totals["model"] = args.model
     if args.format == "json":
@@ -84,6 +88,25 @@ def cmd_count(args):
 
     summary = pd.DataFrame([{k: v for k, v in totals.items() if k != "unsupported"}])
     return render.frame_to_text(summary, args.format)
+
+
+def cmd_compare(args):
+    """Two networks side by side, with the ratios of their costs."""
+    from analysis.cost import MAC_CONVENTION, compare_table, summarize
+    from analysis.variants import label
+
+    if args.first == args.second:
+        raise UsageError(f"python -m analysis compare: error: name two different models. Received {args.first} twice")
+    summaries = []
+    for model in (args.first, args.second):
+        options = _model_options(args, model)
+        totals = summarize(_build(model, options))
+        totals["model"] = label(model, **options)
+        summaries.append(totals)
+    table = compare_table(*summaries)
+    if args.format == "json":
+        return render.to_json({"models": summaries, "ratios": dict(zip(table["quantity"], table["ratio"]))})
+    return render.frame_to_text(table, args.format, title=None if args.format == "csv" else f"# {MAC_CONVENTION}")
 
 
 def cmd_report(args):
@@ -109,6 +132,13 @@ def build_parser():
     count.add_argument("--per-layer", action="store_true", help="one row per layer")
     count.add_argument("--format", choices=render.FORMATS, default="table")
     count.set_defaults(run=cmd_count)
+
+    compare = commands.add_parser("compare", help="two networks side by side, with cost ratios")
+    compare.add_argument("first", choices=MODEL_NAMES)
+    compare.add_argument("second", choices=MODEL_NAMES)
+    _add_model_options(compare)
+    compare.add_argument("--format", choices=render.FORMATS, default="table")
+    compare.set_defaults(run=cmd_compare)
 
     report = commands.add_parser("report", help="execute the notebooks into a report folder")
     report.add_argument("--quick", action="store_true", help="the shrunken QUICK run (minutes)")

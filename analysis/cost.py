@@ -271,3 +271,21 @@ def block_of(layer_name):
         if match:
             return label.format(match.group(1))
     return "input" if layer_name == "input" else "head"
+
+
+COMPARED_QUANTITIES = ("params", "trainable_params", "macs", "flops", "other_ops",
+                       "activation_bytes", "peak_activation_bytes", "weight_bytes")
+
+
+def compare_table(first, second):
+    """Two ``summarize`` dicts side by side, with the ratio first / second per quantity.
+
+    Rows are COMPARED_QUANTITIES (MACs per image, bytes as float32); columns
+    are the two models' names and ``ratio``.
+    """
+    rows = []
+    for quantity in COMPARED_QUANTITIES:
+        a, b = first[quantity], second[quantity]
+        rows.append({"quantity": quantity, first["model"]: a, second["model"]: b,
+                     "ratio": a / b if b else math.nan})
+    return pd.DataFrame(rows)

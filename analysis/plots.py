@@ -89,7 +89,7 @@ def save_fig(fig, name, directory=None):
     Raises:
         ValueError: ``name`` is not a simple file stem, or ``fig`` is not a Figure.
     """
-    if not isinstance(name, str) or not _STEM.match(name):
+    if not isinstance(name, str) or not _STEM.fullmatch(name):
         raise ValueError(
             "name must be a file stem of letters, digits, '_' and '-' (no directory, no suffix). "
             f"Received name={name!r}"

@@ -60,10 +60,10 @@ def build(model, *, alpha=None, resolution=None, num_classes=1000, depth_multipl
 
 
 def label(model, *, alpha=None, resolution=None, conv=False, shallow=False, **_):
-    """A short human label such as ``MobileNet 0.5/160`` or ``VGG16``."""
+    """A short human label such as ``MobileNet 0.5/160``, ``MobileNet 1.0/224`` or ``VGG16``."""
     if model == "vgg16":
         return "VGG16" if resolution in (None, 224) else f"VGG16/{resolution}"
-    text = f"MobileNet {1.0 if alpha is None else alpha:g}/{224 if resolution is None else resolution}"
+    text = f"MobileNet {float(1.0 if alpha is None else alpha)}/{224 if resolution is None else resolution}"
     if conv:
         text = "Conv " + text
     if shallow:

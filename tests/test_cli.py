@@ -74,3 +74,25 @@ def test_command_line_error_has_no_traceback():
     assert result.stderr.strip().splitlines() == [
         "python -m analysis count: error: alpha must be a number greater than 0. Received alpha=-1.0"
     ]
+
+
+def test_compare_json_ratios(capsys):
+    status, out, _ = _run(capsys, "compare", "vgg16", "mobilenet", "--alpha", "0.25", "--format", "json")
+    assert status == 0
+    data = json.loads(out)
+    vgg, mobile = data["models"]
+    assert vgg["model"] == "VGG16" and mobile["model"] == "MobileNet 0.25/224"
+    assert data["ratios"]["macs"] == vgg["macs"] / mobile["macs"]
+    assert vgg["params"] == 138_357_544
+
+
+def test_compare_conv_and_shallow_options(capsys):
+    status, out, _ = _run(capsys, "compare", "mobilenet", "vgg16", "--conv", "--format", "csv")
+    assert status == 0 and "Conv MobileNet 1.0/224" in out
+    status, out, _ = _run(capsys, "count", "mobilenet", "--shallow", "--per-layer", "--format", "csv")
+    assert status == 0 and "conv_dw_7" not in out and "conv_dw_12" in out
+
+
+def test_compare_needs_two_models(capsys):
+    status, _, err = _run(capsys, "compare", "vgg16", "vgg16")
+    assert status == 2 and "two different models" in err

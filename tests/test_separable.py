@@ -1,0 +1,53 @@
+"""The separable-convolution lesson against real Keras layers and the layer table."""
+
+import keras
+import numpy as np
+import pytest
+
+from analysis import layer_table
+from analysis.separable import separable_conv_cost, separable_ratio, standard_conv_cost
+
+
+def test_the_notes_example():
+    assert standard_conv_cost(3, 16, 32).params == 16 * 32 * 3 * 3 == 4608
+    assert separable_conv_cost(3, 16, 32).params == 16 * 3 * 3 + 16 * 32 == 656
+
+
+def _keras_pair(k, m, n, h, w):
+    """A standard and a depthwise separable Keras block, without biases, SAME padding."""
+    inputs = keras.Input((h, w, m))
+    standard = keras.layers.Conv2D(n, k, padding="same", use_bias=False, name="standard")(inputs)
+    depthwise = keras.layers.DepthwiseConv2D(k, padding="same", use_bias=False, name="depthwise")(inputs)
+    pointwise = keras.layers.Conv2D(n, 1, use_bias=False, name="pointwise")(depthwise)
+    return keras.Model(inputs, [standard, pointwise])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_shapes_against_keras_layers_and_the_table(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.choice([1, 3, 5, 7]))
+    m, n = (int(v) for v in rng.integers(1, 96, size=2))
+    h, w = (int(v) for v in rng.integers(1, 20, size=2))
+    model = _keras_pair(k, m, n, h, w)
+    table = layer_table(model).set_index("name")
+    standard, separable = standard_conv_cost(k, m, n, h, w), separable_conv_cost(k, m, n, h, w)
+    assert standard.params == model.get_layer("standard").count_params()
+    assert separable.params == (model.get_layer("depthwise").count_params()
+                                + model.get_layer("pointwise").count_params())
+    assert standard.macs == table.loc["standard", "macs"]
+    assert separable.macs == table.loc["depthwise", "macs"] + table.loc["pointwise", "macs"]
+    assert separable.macs / standard.macs == pytest.approx(separable_ratio(k, n))
+    assert separable.params / standard.params == pytest.approx(separable_ratio(k, n))
+
+
+def test_ratio_closed_form():
+    assert separable_ratio(3, 32) == pytest.approx(656 / 4608)
+    assert 1 / separable_ratio(3, 1024) == pytest.approx(8.93, abs=0.01)  # "8 to 9 times less"
+
+
+@pytest.mark.parametrize("argument", ["kernel_size", "in_channels", "out_channels", "height", "width"])
+def test_bad_arguments(argument):
+    arguments = dict(kernel_size=3, in_channels=16, out_channels=32, height=1, width=1)
+    arguments[argument] = 0
+    with pytest.raises(ValueError, match=f"Received {argument}=0"):
+        standard_conv_cost(**arguments)
