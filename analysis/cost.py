@@ -27,8 +27,10 @@ import math
 import re
 from dataclasses import dataclass
 
-import keras
-import pandas as pd
+import nets  # noqa: F401, I001  (before keras: nets quiets TensorFlow's start-up log)
+
+import keras  # noqa: E402
+import pandas as pd  # noqa: E402
 
 BYTES_PER_FLOAT32 = 4
 MAC_CONVENTION = (
@@ -289,3 +291,51 @@ def compare_table(first, second):
         rows.append({"quantity": quantity, first["model"]: a, second["model"]: b,
                      "ratio": a / b if b else math.nan})
     return pd.DataFrame(rows)
+
+
+_ACTIVATION_TYPES = ("ReLU", "Activation", "Softmax")
+_POOLING_TYPES = ("MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
+_FULLY_CONNECTED = re.compile(r"^(fc\d|conv_preds)$")
+
+
+def layer_role(name, layer_type, kernel_size=None):
+    """What a layer does, in the words of the MobileNet paper's Table 2.
+
+    ``Conv 3x3`` (a full convolution, by its kernel), ``Conv DW 3x3``
+    (depthwise), ``Conv 1x1`` (pointwise), ``Fully connected`` (Dense, and the
+    convolutional heads ``fc6``-``fc8`` and ``conv_preds``), ``Batch norm``,
+    ``Activation``, ``Pooling``, ``Input`` or ``Other``.
+    """
+    k = "x".join(str(s) for s in kernel_size) if kernel_size else "?"
+    if layer_type == "Dense" or (layer_type == "Conv2D" and _FULLY_CONNECTED.match(name)):
+        return "Fully connected"
+    if layer_type == "DepthwiseConv2D":
+        return f"Conv DW {k}"
+    if layer_type in ("Conv2D", "SeparableConv2D"):
+        return f"Conv {k}"
+    if layer_type == "BatchNormalization":
+        return "Batch norm"
+    if layer_type in _ACTIVATION_TYPES:
+        return "Activation"
+    if layer_type in _POOLING_TYPES:
+        return "Pooling"
+    return "Input" if layer_type == "InputLayer" else "Other"
+
+
+def _group_totals(table, keys, columns):
+    grouped = table.groupby(keys, sort=False)[list(columns)].sum()
+    for column in columns:
+        total = grouped[column].sum()
+        grouped[f"{column}_share_%"] = 100.0 * grouped[column] / total if total else math.nan
+    return grouped
+
+
+def block_totals(table, columns=("params", "macs")):
+    """Totals of ``columns`` per block (see ``block_of``), in layer order, each with its share in %."""
+    return _group_totals(table, table["name"].map(block_of).rename("block"), columns)
+
+
+def role_totals(table, columns=("params", "macs")):
+    """Totals of ``columns`` per layer role (see ``layer_role``), each with its share in %."""
+    roles = [layer_role(n, t, k) for n, t, k in zip(table["name"], table["type"], table["kernel_size"])]
+    return _group_totals(table, pd.Series(roles, index=table.index, name="role"), columns)

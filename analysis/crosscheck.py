@@ -36,10 +36,12 @@ import subprocess
 import sys
 import warnings
 
+import keras
 import pandas as pd
 
 from analysis.cost import layer_table
 from analysis.paths import PROJECT_ROOT
+from analysis.variants import build
 
 COUNTERS = (
     "fvcore: 1 per multiply-add of conv/matmul aten ops (fvcore_macs); other aten ops are "
@@ -84,8 +86,10 @@ def fvcore_counts(model_name, *, seed=0, timeout=900, **variant_options):
         ``fvcore_macs`` (Int64; <NA> where the layer could not run),
         ``fvcore_by_operator`` (dict: fvcore handle -> multiply-adds),
         ``fvcore_unsupported`` (dict: aten op -> occurrences that fvcore
-        skipped, i.e. counted 0) and ``fvcore_error`` (None or the error of a
-        layer that could not run standalone). ``attrs`` holds
+        skipped, i.e. counted 0), ``fvcore_size_arithmetic`` (the part of
+        those that only computes sizes on 0-d tensors, e.g. SAME padding of a
+        strided convolution, no work on data) and ``fvcore_error`` (None or
+        the error of a layer that could not run standalone). ``attrs`` holds
         ``total_macs`` and ``unsupported`` of the whole model.
 
     Raises:
@@ -106,7 +110,8 @@ def fvcore_counts(model_name, *, seed=0, timeout=900, **variant_options):
         )
     result = json.loads(lines[-1])
     table = pd.DataFrame(result["layers"], columns=[
-        "name", "type", "fvcore_macs", "fvcore_by_operator", "fvcore_unsupported", "fvcore_error"])
+        "name", "type", "fvcore_macs", "fvcore_by_operator", "fvcore_unsupported",
+        "fvcore_size_arithmetic", "fvcore_error"])
     table["fvcore_macs"] = table["fvcore_macs"].astype("Int64")
     table.attrs.update(total_macs=result["total_macs"], unsupported=result["unsupported"],
                        model=result["model"])
@@ -125,12 +130,25 @@ def _fvcore_analysis(module, inputs):
             dict(sorted(analysis.unsupported_ops().items())))
 
 
+def _size_arithmetic(graph, unsupported):
+    """Of fvcore's unsupported ops, those whose tensor inputs are all 0-d: traced size arithmetic.
+
+    Keras' torch backend computes, for instance, the explicit SAME padding of
+    a strided convolution from the input's sizes; the trace records that as
+    ``aten::sub``/``mul``/``add`` on scalars. They are no work on the data.
+    """
+    counts = {}
+    for node in graph.nodes():
+        kind = node.kind()
+        tensors = [v for v in node.inputs() if v.isCompleteTensor()]
+        if kind in unsupported and tensors and all(not v.type().sizes() for v in tensors):
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _fvcore_worker(model_name, options, seed):
     """Runs in the subprocess (Keras on torch): the fvcore counts as a JSON-able dict."""
-    import keras
     import torch
-
-    from analysis.variants import build
 
     if keras.backend.backend() != "torch":
         raise RuntimeError(f"the fvcore worker needs KERAS_BACKEND=torch, got {keras.backend.backend()!r}")
@@ -146,17 +164,18 @@ def _fvcore_worker(model_name, options, seed):
     layers = []
     for layer in model.layers:
         row = {"name": layer.name, "type": type(layer).__name__, "fvcore_macs": None,
-               "fvcore_by_operator": {}, "fvcore_unsupported": {}, "fvcore_error": None}
+               "fvcore_by_operator": {}, "fvcore_unsupported": {}, "fvcore_size_arithmetic": {},
+               "fvcore_error": None}
         try:
             inputs = [batch_of(t) for t in layer.input] if isinstance(layer.input, (list, tuple)) \
                 else batch_of(layer.input)
-            with torch.no_grad():
-                out = layer(inputs)
+            graph, out = torch.jit._get_trace_graph(layer, (inputs,))  # as fvcore traces it
             expected = tuple(int(d) for d in layer.output.shape[1:])
             if tuple(out.shape[1:]) != expected:
                 raise ValueError(f"output shape {tuple(out.shape[1:])} on torch, {expected} on Keras")
             macs, by_operator, unsupported = _fvcore_analysis(layer, (inputs,))
-            row.update(fvcore_macs=macs, fvcore_by_operator=by_operator, fvcore_unsupported=unsupported)
+            row.update(fvcore_macs=macs, fvcore_by_operator=by_operator, fvcore_unsupported=unsupported,
+                       fvcore_size_arithmetic=_size_arithmetic(graph, unsupported))
         except Exception as error:  # noqa: BLE001 (reported per layer, never dropped)
             row["fvcore_error"] = f"{type(error).__name__}: {error}".strip()
         layers.append(row)
@@ -237,6 +256,10 @@ def tf_profiler_counts(model):
         but have no registered count, e.g. Relu6). ``attrs["total_flops"]``
         is the profiler's total for the graph.
     """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"tf_profiler_counts needs the TensorFlow backend, Keras runs on {keras.backend.backend()!r}"
+        )
     graph = _frozen_graph(model)
     float_ops = _profile_float_ops(graph)
     names = [layer.name for layer in model.layers]
@@ -269,32 +292,52 @@ def tf_profiler_counts(model):
 # ---------------------------------------------------------------- comparison
 
 
-def _per_output(count, elements):
-    return f"{count / elements:g}/output" if elements else f"{count}"
+def _rate(count, elements, channels):
+    """``count`` as ``a/output + b/channel`` (or plain) for a layer of ``elements`` outputs."""
+    if not elements or count == 0:
+        return f"{count}"
+    per_output, rest = divmod(count, elements)
+    if per_output and not rest:
+        return f"{per_output}/output"
+    if rest and channels and rest % channels == 0:
+        tail = f"{rest // channels}/channel"
+        return f"{per_output}/output + {tail}" if per_output else tail
+    return f"{per_output}/output + {rest}" if per_output else f"{count}"
+
+
+def _counted(ops):
+    return ", ".join(f"{k} x{v}" for k, v in ops.items())
 
 
 def _note(row):
     """Explain, from the observed counts, how the three counters differ on one layer."""
     parts = []
-    if row["type"] in MAC_LAYER_TYPES and not row["agree"]:
-        parts.append(f"MACs differ: ours {row['macs']}, fvcore {row['fvcore_macs']}, "
-                     f"TF conv FLOPs/2 {row['tf_conv_flops'] / 2 if row['tf_conv_flops'] is not pd.NA else 'NA'}")
     elements = row["activations"]
+    out_shape = row["output_shape"]
+    channels = out_shape[-1] if out_shape and isinstance(out_shape[-1], int) else 0
+    if row["type"] in MAC_LAYER_TYPES and not bool(row["agree"]):
+        parts.append(f"MACs differ: ours {row['macs']}, fvcore {row['fvcore_macs']}, "
+                     f"TF conv/matmul FLOPs {row['tf_conv_flops']} (2 per MAC)")
     other, tf_other = row["other_ops"], row["tf_other_flops"]
-    tf_ops = {k: v for k, v in (row["tf_ops"] or {}).items() if k not in TF_MAC_OP_TYPES}
+    tf_ops = {k: v for k, v in row["tf_ops"].items() if k not in TF_MAC_OP_TYPES}
     if tf_ops or (other is not pd.NA and other):
-        if other is not pd.NA and tf_other is not pd.NA and other == tf_other:
-            parts.append(f"other ops: ours = TF profiler = {other} ({_per_output(other, elements)})")
+        if other is not pd.NA and other == tf_other:
+            parts.append(f"other ops: ours = TF profiler = {other} ({_rate(other, elements, channels)})")
         else:
-            ours = "unsupported" if other is pd.NA else f"{other} ({_per_output(other, elements)})"
-            detail = ", ".join(f"{k} {v} ({_per_output(v, elements)})" for k, v in tf_ops.items()) or "0"
-            parts.append(f"other ops: ours {ours}; TF profiler {detail}")
+            ours = "<NA> (layer unsupported)" if other is pd.NA else f"{other} ({_rate(other, elements, channels)})"
+            detail = ", ".join(f"{k} {v} ({_rate(v, elements, channels)})" for k, v in tf_ops.items()) or "0"
+            parts.append(f"other ops: ours {ours}, TF profiler {detail}")
     if row["tf_uncounted"]:
         parts.append(f"TF profiler counts 0 for {', '.join(row['tf_uncounted'])}")
     if isinstance(row["fvcore_error"], str):
         parts.append(f"fvcore could not run the layer alone ({row['fvcore_error']})")
     elif row["fvcore_unsupported"]:
-        parts.append("fvcore skips (counts 0) " + ", ".join(f"{k} x{v}" for k, v in row["fvcore_unsupported"].items()))
+        sizes = row["fvcore_size_arithmetic"]
+        data = {k: v - sizes.get(k, 0) for k, v in row["fvcore_unsupported"].items() if v > sizes.get(k, 0)}
+        if data:
+            parts.append(f"fvcore counts 0 for unsupported {_counted(data)}")
+        if sizes:
+            parts.append(f"fvcore also lists size arithmetic {_counted(sizes)} (0-d, no data)")
     return "; ".join(parts)
 
 
@@ -309,27 +352,25 @@ def crosscheck(model_name, *, seed=0, **variant_options):
 
     Returns:
         ``layer_table``'s columns name, type, output_shape, activations,
-        macs, flops, other_ops, then fvcore_macs, fvcore_unsupported,
-        fvcore_error, tf_flops, tf_conv_flops, tf_other_flops, tf_ops,
-        tf_uncounted, agree, note. ``attrs`` holds ``counters`` (which counter
+        macs, flops, other_ops, then fvcore_macs, fvcore_by_operator,
+        fvcore_unsupported, fvcore_size_arithmetic, fvcore_error, tf_flops,
+        tf_conv_flops, tf_other_flops, tf_ops, tf_uncounted, agree, note. ``attrs`` holds ``counters`` (which counter
         counts what), ``fvcore_total_macs``, ``fvcore_unsupported`` (whole
         model), ``tf_total_flops`` and ``tf_unattributed_flops``.
     """
-    import keras
-
-    from analysis.variants import build
-
     keras.utils.set_random_seed(seed)
     model = build(model_name, **variant_options)
     ours = layer_table(model)[["name", "type", "output_shape", "activations", "macs", "flops", "other_ops"]]
     fv = fvcore_counts(model_name, seed=seed, **variant_options)
     tf_table = tf_profiler_counts(model)
-    table = ours.merge(fv.drop(columns=["type", "fvcore_by_operator"]), on="name", how="left")
+    table = ours.merge(fv.drop(columns=["type"]), on="name", how="left")
     table = table.merge(tf_table, on="name", how="left")
     for column in ("tf_flops", "tf_conv_flops", "tf_other_flops"):
         table[column] = table[column].fillna(0).astype("Int64")
     table["tf_ops"] = [ops if isinstance(ops, dict) else {} for ops in table["tf_ops"]]
     table["tf_uncounted"] = [ops if isinstance(ops, list) else [] for ops in table["tf_uncounted"]]
+    for column in ("fvcore_by_operator", "fvcore_unsupported", "fvcore_size_arithmetic"):
+        table[column] = [ops if isinstance(ops, dict) else {} for ops in table[column]]
     is_mac = table["type"].isin(MAC_LAYER_TYPES)
     agree = (table["macs"] == table["fvcore_macs"]) & (2 * table["macs"] == table["tf_conv_flops"])
     table["agree"] = agree.fillna(False).astype("boolean").where(is_mac, pd.NA)

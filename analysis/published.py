@@ -19,7 +19,7 @@ from functools import lru_cache
 import pandas as pd
 
 from analysis import paths, variants
-from analysis.cost import layer_table
+from analysis.cost import layer_table, role_totals
 from analysis.separable import separable_conv_cost, standard_conv_cost
 
 PUBLISHED_CSV = paths.DATA_DIR / "published.csv"
@@ -32,7 +32,7 @@ TABLE2_PRINTED = {  # layer type: (share of Mult-Adds %, share of parameters %)
     "Conv 1x1": ("94.86", "74.59"),
     "Conv DW 3x3": ("3.06", "1.06"),
     "Conv 3x3": ("1.19", "0.02"),
-    "Fully Connected": ("0.18", "24.33"),
+    "Fully connected": ("0.18", "24.33"),
 }
 TABLE3_PRINTED = {  # layer: (Mult-Adds millions, parameters millions)
     "Conv 3x3 (14x14x512)": ("462", "2.36"),
@@ -107,17 +107,14 @@ def _row(table, row, quantity, computed, printed, note_args=None):
 def _table2_rows():
     _, _, table = _costs("mobilenet")
     weighted = table[table["type"].isin(_WEIGHT_TYPES)].copy()
-    kind = weighted["name"].map(
-        lambda n: "Conv DW 3x3" if n.startswith("conv_dw_") else "Conv 1x1" if n.startswith("conv_pw_")
-        else "Conv 3x3" if n == "conv1" else "Fully Connected")
-    classifier_bias = int(table.set_index("name").loc["conv_preds", "output_shape"][-1])
-    kernels = weighted["params"] - kind.eq("Fully Connected") * classifier_bias
-    macs = weighted["macs"].groupby(kind).sum()
-    params = kernels.groupby(kind).sum()
+    # The paper's shares count kernels only: leave out the classifier's bias.
+    classifier = weighted["name"] == "conv_preds"
+    weighted.loc[classifier, "params"] -= weighted.loc[classifier, "output_shape"].map(lambda s: s[-1])
+    shares = role_totals(weighted, ("macs", "params"))
     rows = []
-    for layer_type, (macs_printed, params_printed) in TABLE2_PRINTED.items():
-        rows.append(_row("2", layer_type, "mult_adds_share", round(100 * macs[layer_type] / macs.sum(), 4), macs_printed))
-        rows.append(_row("2", layer_type, "params_share", round(100 * params[layer_type] / params.sum(), 4), params_printed))
+    for role, (macs_printed, params_printed) in TABLE2_PRINTED.items():
+        rows.append(_row("2", role, "mult_adds_share", round(shares.loc[role, "macs_share_%"], 4), macs_printed))
+        rows.append(_row("2", role, "params_share", round(shares.loc[role, "params_share_%"], 4), params_printed))
     return rows
 
 

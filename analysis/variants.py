@@ -69,3 +69,26 @@ def label(model, *, alpha=None, resolution=None, conv=False, shallow=False, **_)
     if shallow:
         text += " shallow"
     return text
+
+
+def cost_sweep(alphas=ALPHAS, resolutions=RESOLUTIONS, progress=True):
+    """Totals of every MobileNet alpha x resolution variant (the paper's 16).
+
+    Returns:
+        A DataFrame with one row per variant: alpha, resolution, label, and
+        the ``analysis.cost.summarize`` totals (MACs per image, parameters,
+        float32 bytes).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from analysis.cost import summarize
+
+    grid = [(a, r) for a in alphas for r in resolutions]
+    rows = []
+    for alpha, resolution in tqdm(grid, desc="variants", disable=not progress):
+        totals = summarize(build("mobilenet", alpha=alpha, resolution=resolution))
+        totals.pop("unsupported")
+        rows.append({"alpha": alpha, "resolution": resolution,
+                     "label": label("mobilenet", alpha=alpha, resolution=resolution), **totals})
+    return pd.DataFrame(rows)
