@@ -49,3 +49,20 @@ def separable_ratio(kernel_size, out_channels):
     """
     _check(kernel_size, 1, out_channels, 1, 1)
     return 1.0 / out_channels + 1.0 / kernel_size**2
+
+
+def cost_comparison(kernel_size, in_channels, out_channels, height=1, width=1):
+    """Standard against depthwise separable, one row each: kind, params, macs, ratio.
+
+    ``ratio`` is each kind's cost over the standard convolution's (the same for
+    parameters and MACs). Used by notebook 02's calculator.
+    """
+    import pandas as pd
+
+    standard = standard_conv_cost(kernel_size, in_channels, out_channels, height, width)
+    separable = separable_conv_cost(kernel_size, in_channels, out_channels, height, width)
+    return pd.DataFrame([
+        {"kind": "standard", "params": standard.params, "macs": standard.macs, "ratio": 1.0},
+        {"kind": "depthwise separable", "params": separable.params, "macs": separable.macs,
+         "ratio": separable.params / standard.params},
+    ])

@@ -51,3 +51,12 @@ def test_bad_arguments(argument):
     arguments[argument] = 0
     with pytest.raises(ValueError, match=f"Received {argument}=0"):
         standard_conv_cost(**arguments)
+
+
+def test_cost_comparison_rows():
+    from analysis.separable import cost_comparison
+
+    table = cost_comparison(3, 16, 32, 8, 8).set_index("kind")
+    assert table.loc["standard", "params"] == 4608
+    assert table.loc["depthwise separable", "macs"] == 656 * 64
+    assert table.loc["depthwise separable", "ratio"] == pytest.approx(1 / 32 + 1 / 9)
