@@ -109,6 +109,58 @@ def cmd_compare(args):
     return render.frame_to_text(table, args.format, title=None if args.format == "csv" else f"# {MAC_CONVENTION}")
 
 
+def cmd_machine(args):
+    """This machine's measured peak GFLOP/s and memory bandwidth."""
+    from analysis.machine import measure
+
+    profile = measure().to_dict()
+    if args.format == "json":
+        return render.to_json(profile)
+    import pandas as pd
+
+    rows = [{"quantity": k, "value": v} for k, v in profile.items()]
+    return render.frame_to_text(pd.DataFrame(rows), args.format)
+
+
+def _int_list(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, received {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one integer, received {text!r}")
+    return values
+
+
+def cmd_bench(args):
+    """Latency of one network on the runtimes asked, per batch size."""
+    from analysis import latency
+
+    runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+    for runtime in runtimes:
+        latency.check_runtime(runtime)
+    for batch in args.batch:
+        if batch < 1:
+            raise UsageError(f"python -m analysis bench: error: batch sizes must be at least 1. Received batch={batch}")
+    if args.repeats < 1:
+        raise UsageError(f"python -m analysis bench: error: repeats must be at least 1. Received repeats={args.repeats}")
+    threads = latency.configure_threads(args.threads)
+    from analysis.variants import label
+
+    options = _model_options(args)
+    models = {label(args.model, **options): _build(args.model, options)}
+    try:
+        table = latency.benchmark(models, runtimes, args.batch, threads, args.repeats,
+                                  progress=args.format != "json")
+    except latency.ConversionError as error:
+        raise CommandFailed(str(error)) from None
+    if args.format == "json":
+        return render.to_json({"results": render.records(table)})
+    shown = table[["model", "runtime", "batch", "threads", "median_ms", "iqr_ms", "min_ms", "max_ms",
+                   "ms_per_image", "images_per_s", "gflops", "unstable", "runtime_version"]]
+    return render.frame_to_text(shown.round(3), args.format)
+
+
 def cmd_report(args):
     """Execute the notebooks and export notebooks, HTML, figures, tables and an index."""
     from analysis.report import ReportError, build_report
@@ -140,6 +192,21 @@ def build_parser():
     compare.add_argument("--format", choices=render.FORMATS, default="table")
     compare.set_defaults(run=cmd_compare)
 
+    machine = commands.add_parser("machine", help="measured peak GFLOP/s and memory bandwidth")
+    machine.add_argument("--format", choices=render.FORMATS, default="table")
+    machine.set_defaults(run=cmd_machine)
+
+    bench = commands.add_parser("bench", help="latency on several runtimes (median of repeats)")
+    bench.add_argument("model", choices=MODEL_NAMES)
+    _add_model_options(bench)
+    bench.add_argument("--runtimes", default="keras,xla,litert",
+                       help="comma-separated: keras, xla, litert, torch (default keras,xla,litert)")
+    bench.add_argument("--batch", type=_int_list, default=[1], help="comma-separated batch sizes (default 1)")
+    bench.add_argument("--threads", type=_positive_int, default=None, help="threads (default: all cores)")
+    bench.add_argument("--repeats", type=_positive_int, default=20, help="timed runs per measurement (default 20)")
+    bench.add_argument("--format", choices=render.FORMATS, default="table")
+    bench.set_defaults(run=cmd_bench)
+
     report = commands.add_parser("report", help="execute the notebooks into a report folder")
     report.add_argument("--quick", action="store_true", help="the shrunken QUICK run (minutes)")
     report.add_argument("--out", default=None, help="output folder (default reports/)")
@@ -154,6 +221,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
         output = args.run(args)
     except (UsageError, ValueError, FileNotFoundError, CommandFailed) as error:
+        # RuntimeUnavailable is a ValueError: a missing runtime package is bad input here.
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         if not message.startswith(parser.prog):
             command = getattr(args, "command", "")

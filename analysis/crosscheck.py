@@ -9,9 +9,11 @@ Three counters, each with its own convention, compared layer by layer:
 - **fvcore** (``FlopCountAnalysis`` on the Keras PyTorch backend, in a
   subprocess): 1 "flop" per multiply-add of the aten operators it has a
   handle for (``aten::_convolution`` with groups, so depthwise too;
-  ``aten::matmul``/``linear``); every other operator it meets (bias
-  ``aten::add``, Keras' element-wise batch norm, ``aten::relu6``, pooling,
-  softmax) is listed in ``unsupported_ops()`` and counted 0.
+  ``aten::matmul``/``linear``); the other operators it meets (bias
+  ``aten::add``, Keras' element-wise batch norm, ``aten::relu6``,
+  ``aten::max_pool2d``, ``aten::mean``, ``aten::softmax``) are listed in
+  ``unsupported_ops()`` and counted 0, except those it ignores by design
+  (``aten::relu``), which are neither counted nor listed.
 - **TF profiler** (``ProfileOptionBuilder.float_operation()`` on the frozen
   graph at batch 1): 2 per multiply-add for ``Conv2D``,
   ``DepthwiseConv2dNative`` and ``MatMul``, plus its own registered counts
@@ -41,11 +43,11 @@ import pandas as pd
 
 from analysis.cost import layer_table
 from analysis.paths import PROJECT_ROOT
-from analysis.variants import build
+from analysis.variants import MODEL_NAMES, build
 
 COUNTERS = (
     "fvcore: 1 per multiply-add of conv/matmul aten ops (fvcore_macs); other aten ops are "
-    "listed as unsupported and count 0. "
+    "listed as unsupported and count 0, except aten::relu, which it ignores by design. "
     "TF profiler: 2 per multiply-add of Conv2D/DepthwiseConv2dNative/MatMul (tf_conv_flops) "
     "plus its own element-wise counts (tf_other_flops: BiasAdd/Mul/AddV2/Sub 1 per output, "
     "Rsqrt 2, Softmax 5 per element, Mean 1 per input, pools k*k per output; Relu/Relu6 0). "
@@ -67,6 +69,11 @@ TF_NO_ARITHMETIC_OP_TYPES = frozenset({
 UNATTRIBUTED = "(outside layers)"
 _WORKER_FLAG = "--fvcore-worker"
 _SCOPE_SUFFIX = re.compile(r"^(.+)_\d+$")
+# aten ops that compute on data (rather than move it), checked against fvcore's ignore list.
+_ARITHMETIC_ATEN_OPS = frozenset({
+    "aten::relu", "aten::relu_", "aten::clamp", "aten::clamp_", "aten::max", "aten::floor",
+    "aten::remainder", "aten::eq", "aten::ge", "aten::gt", "aten::masked_fill",
+})
 
 
 # ---------------------------------------------------------------- fvcore
@@ -88,13 +95,18 @@ def fvcore_counts(model_name, *, seed=0, timeout=900, **variant_options):
         ``fvcore_unsupported`` (dict: aten op -> occurrences that fvcore
         skipped, i.e. counted 0), ``fvcore_size_arithmetic`` (the part of
         those that only computes sizes on 0-d tensors, e.g. SAME padding of a
-        strided convolution, no work on data) and ``fvcore_error`` (None or
-        the error of a layer that could not run standalone). ``attrs`` holds
+        strided convolution, no work on data), ``fvcore_ignored`` (ops on
+        data that fvcore ignores by design, neither counted nor listed, e.g.
+        ``aten::relu``) and ``fvcore_error`` (None or the error of a layer
+        that could not run standalone). ``attrs`` holds
         ``total_macs`` and ``unsupported`` of the whole model.
 
     Raises:
+        ValueError: an unknown model or option (from ``analysis.variants.build``).
         RuntimeError: the worker failed; its stderr is in the message.
     """
+    if model_name not in MODEL_NAMES:
+        build(model_name)  # raises its ValueError here, before a subprocess starts
     request = json.dumps({"model": model_name, "options": variant_options, "seed": seed})
     env = dict(os.environ, KERAS_BACKEND="torch", CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
@@ -109,9 +121,11 @@ def fvcore_counts(model_name, *, seed=0, timeout=900, **variant_options):
             f"(exit {done.returncode}):\n{done.stderr[-4000:]}"
         )
     result = json.loads(lines[-1])
+    if "value_error" in result:  # a bad model name or option, as analysis.variants.build words it
+        raise ValueError(result["value_error"])
     table = pd.DataFrame(result["layers"], columns=[
         "name", "type", "fvcore_macs", "fvcore_by_operator", "fvcore_unsupported",
-        "fvcore_size_arithmetic", "fvcore_error"])
+        "fvcore_size_arithmetic", "fvcore_ignored", "fvcore_error"])
     table["fvcore_macs"] = table["fvcore_macs"].astype("Int64")
     table.attrs.update(total_macs=result["total_macs"], unsupported=result["unsupported"],
                        model=result["model"])
@@ -119,7 +133,8 @@ def fvcore_counts(model_name, *, seed=0, timeout=900, **variant_options):
 
 
 def _fvcore_analysis(module, inputs):
-    """(multiply-adds, by operator, unsupported ops) of ``module(*inputs)``, fvcore quiet."""
+    """fvcore's count of ``module(*inputs)``, its warnings off: (multiply-adds, by operator,
+    unsupported ops, the ops fvcore ignores by design)."""
     from fvcore.nn import FlopCountAnalysis
 
     analysis = FlopCountAnalysis(module, inputs)
@@ -127,23 +142,30 @@ def _fvcore_analysis(module, inputs):
     analysis.uncalled_modules_warnings(False)
     analysis.tracer_warnings("none")
     return (int(analysis.total()), {k: int(v) for k, v in analysis.by_operator().items() if v},
-            dict(sorted(analysis.unsupported_ops().items())))
+            dict(sorted(analysis.unsupported_ops().items())), set(analysis._ignored_ops))
 
 
-def _size_arithmetic(graph, unsupported):
-    """Of fvcore's unsupported ops, those whose tensor inputs are all 0-d: traced size arithmetic.
+def _classify(graph, unsupported, ignored):
+    """Two tallies of a traced graph's nodes, by aten op.
 
-    Keras' torch backend computes, for instance, the explicit SAME padding of
-    a strided convolution from the input's sizes; the trace records that as
-    ``aten::sub``/``mul``/``add`` on scalars. They are no work on the data.
+    - size arithmetic: unsupported ops whose tensor inputs are all 0-d.
+      Keras' torch backend computes, for instance, the explicit SAME padding
+      of a strided convolution from the input's sizes; the trace records it
+      as ``aten::sub``/``mul``/``add`` on scalars, no work on the data.
+    - ignored arithmetic: ops on data that fvcore ignores by design (in its
+      ``_IGNORED_OPS``, e.g. ``aten::relu``): neither counted nor listed as
+      unsupported.
     """
-    counts = {}
+    sizes, silent = {}, {}
     for node in graph.nodes():
         kind = node.kind()
         tensors = [v for v in node.inputs() if v.isCompleteTensor()]
-        if kind in unsupported and tensors and all(not v.type().sizes() for v in tensors):
-            counts[kind] = counts.get(kind, 0) + 1
-    return dict(sorted(counts.items()))
+        on_data = any(v.type().sizes() for v in tensors)
+        if kind in unsupported and tensors and not on_data:
+            sizes[kind] = sizes.get(kind, 0) + 1
+        elif kind in ignored and kind in _ARITHMETIC_ATEN_OPS and on_data:
+            silent[kind] = silent.get(kind, 0) + 1
+    return dict(sorted(sizes.items())), dict(sorted(silent.items()))
 
 
 def _fvcore_worker(model_name, options, seed):
@@ -154,7 +176,10 @@ def _fvcore_worker(model_name, options, seed):
         raise RuntimeError(f"the fvcore worker needs KERAS_BACKEND=torch, got {keras.backend.backend()!r}")
     logging.getLogger("fvcore").setLevel(logging.ERROR)  # unsupported ops are returned instead
     keras.utils.set_random_seed(seed)
-    model = build(model_name, **options)
+    try:
+        model = build(model_name, **options)
+    except ValueError as error:  # the user's, reported by the parent as ValueError
+        return {"value_error": str(error)}
     generator = torch.Generator().manual_seed(seed)
 
     def batch_of(tensor):
@@ -165,7 +190,7 @@ def _fvcore_worker(model_name, options, seed):
     for layer in model.layers:
         row = {"name": layer.name, "type": type(layer).__name__, "fvcore_macs": None,
                "fvcore_by_operator": {}, "fvcore_unsupported": {}, "fvcore_size_arithmetic": {},
-               "fvcore_error": None}
+               "fvcore_ignored": {}, "fvcore_error": None}
         try:
             inputs = [batch_of(t) for t in layer.input] if isinstance(layer.input, (list, tuple)) \
                 else batch_of(layer.input)
@@ -173,27 +198,28 @@ def _fvcore_worker(model_name, options, seed):
             expected = tuple(int(d) for d in layer.output.shape[1:])
             if tuple(out.shape[1:]) != expected:
                 raise ValueError(f"output shape {tuple(out.shape[1:])} on torch, {expected} on Keras")
-            macs, by_operator, unsupported = _fvcore_analysis(layer, (inputs,))
+            macs, by_operator, unsupported, ignored = _fvcore_analysis(layer, (inputs,))
+            sizes, silent = _classify(graph, unsupported, ignored)
             row.update(fvcore_macs=macs, fvcore_by_operator=by_operator, fvcore_unsupported=unsupported,
-                       fvcore_size_arithmetic=_size_arithmetic(graph, unsupported))
+                       fvcore_size_arithmetic=sizes, fvcore_ignored=silent)
         except Exception as error:  # noqa: BLE001 (reported per layer, never dropped)
             row["fvcore_error"] = f"{type(error).__name__}: {error}".strip()
         layers.append(row)
-    total, _, unsupported = _fvcore_analysis(model, (batch_of(model.input),))
+    total, _, unsupported, _ = _fvcore_analysis(model, (batch_of(model.input),))
     return {"model": model.name, "layers": layers, "total_macs": total, "unsupported": unsupported}
 
 
 # ---------------------------------------------------------------- TF profiler
 
 
-def _frozen_graph(model):
-    """The batch-1 inference graph of ``model`` with its variables folded into constants."""
+def _inference_graph(model, freeze=True):
+    """The batch-1 inference graph of ``model``, its variables folded into constants if ``freeze``."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     spec = tf.TensorSpec((1,) + tuple(model.input_shape[1:]), tf.float32)
-    function = tf.function(lambda x: model(x, training=False), autograph=False)
-    return convert_variables_to_constants_v2(function.get_concrete_function(spec)).graph
+    function = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec)
+    return convert_variables_to_constants_v2(function).graph if freeze else function.graph
 
 
 def _profile_float_ops(graph):
@@ -239,12 +265,16 @@ def layer_of_op(op_name, layer_names):
     return None
 
 
-def tf_profiler_counts(model):
+def tf_profiler_counts(model, *, freeze=True):
     """Count ``model`` (a TF-backend Keras model) with the TensorFlow profiler, per layer.
 
-    The batch-1 inference function is frozen and its graph profiled with
-    ``ProfileOptionBuilder.float_operation()``; each op's float_ops go to
-    the layer named in its scope. The profiler counts 2 per multiply-add.
+    The batch-1 inference function is frozen (``convert_variables_to_constants_v2``)
+    and its graph profiled with ``ProfileOptionBuilder.float_operation()``;
+    each op's float_ops go to the layer named in its scope. The profiler
+    counts 2 per multiply-add. ``freeze=False`` profiles the graph with its
+    variables instead: the same ops with the same static shapes, hence the
+    same counts, without copying every weight into the graph (VGG16's 138M
+    parameters take tens of seconds to freeze).
 
     Returns:
         A ``pandas.DataFrame``, one row per layer (plus a row
@@ -260,7 +290,7 @@ def tf_profiler_counts(model):
         raise RuntimeError(
             f"tf_profiler_counts needs the TensorFlow backend, Keras runs on {keras.backend.backend()!r}"
         )
-    graph = _frozen_graph(model)
+    graph = _inference_graph(model, freeze)
     float_ops = _profile_float_ops(graph)
     names = [layer.name for layer in model.layers]
     known = set(names)
@@ -338,10 +368,12 @@ def _note(row):
             parts.append(f"fvcore counts 0 for unsupported {_counted(data)}")
         if sizes:
             parts.append(f"fvcore also lists size arithmetic {_counted(sizes)} (0-d, no data)")
+    if row["fvcore_ignored"]:
+        parts.append(f"fvcore ignores {_counted(row['fvcore_ignored'])} by design (not counted, not listed)")
     return "; ".join(parts)
 
 
-def crosscheck(model_name, *, seed=0, **variant_options):
+def crosscheck(model_name, *, seed=0, freeze=True, **variant_options):
     """Our per-layer counts beside fvcore's and the TensorFlow profiler's.
 
     Builds the variant (``analysis.variants.build``) on the TF backend for
@@ -349,27 +381,30 @@ def crosscheck(model_name, *, seed=0, **variant_options):
     fvcore. ``agree`` is True where a convolution or dense layer has
     ours ``macs`` == ``fvcore_macs`` and 2 x ``macs`` == ``tf_conv_flops``
     (<NA> for other layers). ``note`` explains the differences in other ops.
+    ``freeze`` is passed to ``tf_profiler_counts``.
 
     Returns:
         ``layer_table``'s columns name, type, output_shape, activations,
         macs, flops, other_ops, then fvcore_macs, fvcore_by_operator,
-        fvcore_unsupported, fvcore_size_arithmetic, fvcore_error, tf_flops,
-        tf_conv_flops, tf_other_flops, tf_ops, tf_uncounted, agree, note. ``attrs`` holds ``counters`` (which counter
-        counts what), ``fvcore_total_macs``, ``fvcore_unsupported`` (whole
-        model), ``tf_total_flops`` and ``tf_unattributed_flops``.
+        fvcore_unsupported, fvcore_size_arithmetic, fvcore_ignored,
+        fvcore_error, tf_flops, tf_conv_flops, tf_other_flops, tf_ops,
+        tf_uncounted, agree, note.
+        ``attrs`` holds ``counters`` (which counter counts what),
+        ``fvcore_total_macs``, ``fvcore_unsupported`` (whole model),
+        ``tf_total_flops`` and ``tf_unattributed_flops``.
     """
     keras.utils.set_random_seed(seed)
     model = build(model_name, **variant_options)
     ours = layer_table(model)[["name", "type", "output_shape", "activations", "macs", "flops", "other_ops"]]
     fv = fvcore_counts(model_name, seed=seed, **variant_options)
-    tf_table = tf_profiler_counts(model)
+    tf_table = tf_profiler_counts(model, freeze=freeze)
     table = ours.merge(fv.drop(columns=["type"]), on="name", how="left")
     table = table.merge(tf_table, on="name", how="left")
     for column in ("tf_flops", "tf_conv_flops", "tf_other_flops"):
         table[column] = table[column].fillna(0).astype("Int64")
     table["tf_ops"] = [ops if isinstance(ops, dict) else {} for ops in table["tf_ops"]]
     table["tf_uncounted"] = [ops if isinstance(ops, list) else [] for ops in table["tf_uncounted"]]
-    for column in ("fvcore_by_operator", "fvcore_unsupported", "fvcore_size_arithmetic"):
+    for column in ("fvcore_by_operator", "fvcore_unsupported", "fvcore_size_arithmetic", "fvcore_ignored"):
         table[column] = [ops if isinstance(ops, dict) else {} for ops in table[column]]
     is_mac = table["type"].isin(MAC_LAYER_TYPES)
     agree = (table["macs"] == table["fvcore_macs"]) & (2 * table["macs"] == table["tf_conv_flops"])

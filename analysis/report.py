@@ -142,7 +142,7 @@ def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True):
 
 def environment_summary():
     """Machine, package versions and date, for the report's index."""
-    from analysis.machine_info import cpu_model
+    from analysis.machine import cpu_model
 
     versions = {}
     for package in _VERSIONED_PACKAGES:

@@ -9,7 +9,7 @@ import statistics
 import time
 
 from analysis import layer_table, variants
-from analysis.machine_info import core_count, cpu_model
+from analysis.machine import core_count, cpu_model
 
 
 def median_seconds(work, repeats):

@@ -1,0 +1,286 @@
+"""Timing a model on several runtimes: medians of repeats, with their spread.
+
+Runtimes:
+
+- ``keras``: ``model(x, training=False)`` inside a ``tf.function`` (not
+  ``predict``, whose per-call overhead dominates small models).
+- ``xla``: the same with ``jit_compile=True``.
+- ``litert``: the model converted to a .tflite flatbuffer (cached under
+  ``reports/cache/``) and run by the LiteRT interpreter with XNNPACK and an
+  explicit ``num_threads``.
+- ``torch``: Keras 3 on its PyTorch backend (``KERAS_BACKEND=torch``), on the
+  GPU where PyTorch sees one; for machines without TensorFlow.
+
+Each measurement warms up, then times ``repeats`` calls of one batch, each
+call synchronised (its output brought to the host or the device
+synchronised). Results give median, interquartile range, min and max in ms
+per batch, ms per image, images/s and achieved GFLOP/s (2 FLOPs per
+multiply-add, MACs from ``analysis.cost``). A run whose IQR exceeds
+``SPREAD_LIMIT`` of its median is flagged ``unstable``.
+"""
+
+import contextlib
+import hashlib
+import importlib.metadata
+import io
+import os
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import nets  # noqa: F401  (starts Keras quietly)
+from analysis import paths
+
+RUNTIMES = ("keras", "xla", "litert", "torch")
+_RUNTIME_PACKAGES = {"keras": "tensorflow", "xla": "tensorflow", "litert": "ai_edge_litert", "torch": "torch"}
+_RUNTIME_BACKENDS = {"keras": "tensorflow", "xla": "tensorflow", "litert": "tensorflow", "torch": "torch"}
+SPREAD_LIMIT = 0.10
+
+
+class RuntimeUnavailable(ValueError):
+    """A runtime that cannot run here (its package or Keras backend is missing)."""
+
+
+class ConversionError(RuntimeError):
+    """A model that the LiteRT converter could not convert; names the layer or operation."""
+
+
+@dataclass
+class LatencyResult:
+    """One (model, runtime, batch, threads) measurement; times in ms."""
+
+    model: str
+    runtime: str
+    batch: int
+    threads: int
+    repeats: int
+    median_ms: float
+    iqr_ms: float
+    min_ms: float
+    max_ms: float
+    ms_per_image: float
+    images_per_s: float
+    gflops: float
+    flops_per_image: int
+    unstable: bool
+    runtime_version: str
+    device: str
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def check_runtime(runtime):
+    """Raise a clear error for an unknown runtime or one whose package or backend is missing."""
+    import keras
+
+    if runtime not in RUNTIMES:
+        raise ValueError(f"Unknown runtime: expected one of {', '.join(RUNTIMES)}. Received runtime={runtime!r}")
+    package = _RUNTIME_PACKAGES[runtime]
+    try:
+        importlib.import_module(package) if package != "tensorflow" else None
+    except ImportError:
+        raise RuntimeUnavailable(
+            f"Runtime {runtime!r} needs the package {package!r}, which is not installed") from None
+    backend = keras.backend.backend()
+    if backend != _RUNTIME_BACKENDS[runtime]:
+        raise RuntimeUnavailable(
+            f"Runtime {runtime!r} needs Keras on the {_RUNTIME_BACKENDS[runtime]} backend; "
+            f"this process runs Keras on {backend!r} (set KERAS_BACKEND before starting Python)")
+
+
+def runtime_version(runtime):
+    package = {"keras": "tensorflow-cpu", "xla": "tensorflow-cpu", "litert": "ai-edge-litert", "torch": "torch"}[runtime]
+    for name in (package, package.replace("-cpu", "")):
+        try:
+            return f"{name} {importlib.metadata.version(name)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def configure_threads(threads):
+    """Ask TensorFlow and PyTorch for ``threads`` intra-op threads; return what is in force.
+
+    TensorFlow accepts this only before its runtime starts (before the first
+    model is built): call it first. ``None`` keeps the default (all cores).
+    """
+    from analysis.machine import core_count
+
+    if threads is None:
+        return core_count()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer. Received threads={threads!r}")
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            current = tf.config.threading.get_intra_op_parallelism_threads() or core_count()
+            if current != threads:
+                raise ValueError(
+                    f"TensorFlow already runs with {current} threads; set threads before building a model "
+                    f"(in a fresh process). Received threads={threads}") from None
+    else:
+        import torch
+
+        torch.set_num_threads(threads)
+    return threads
+
+
+def _model_key(model):
+    """A cache key for a model's architecture (weights do not change latency)."""
+    import tensorflow as tf
+
+    digest = hashlib.sha1((model.to_json() + tf.__version__).encode()).hexdigest()[:12]
+    return f"{model.name}-{digest}"
+
+
+def tflite_path(model, cache_dir=None):
+    """Convert ``model`` to a .tflite flatbuffer once and return its cached path."""
+    cache_dir = paths.CACHE_DIR if cache_dir is None else cache_dir
+    os.makedirs(cache_dir, exist_ok=True)
+    path = os.path.join(cache_dir, f"{_model_key(model)}.tflite")
+    if os.path.isfile(path):
+        return path
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its signature
+            flatbuffer = converter.convert()
+    except Exception as error:
+        raise ConversionError(_conversion_message(model, error)) from None
+    partial = path + ".partial"
+    with open(partial, "wb") as f:
+        f.write(flatbuffer)
+    os.replace(partial, path)
+    return path
+
+
+def _conversion_message(model, error):
+    text = str(error)
+    layers = [layer.name for layer in model.layers if re.search(rf"\b{re.escape(layer.name)}\b", text)]
+    ops = sorted(set(re.findall(r"'(tf\.[A-Za-z0-9_]+|tfl\.[A-Za-z0-9_]+)'", text)))
+    where = f"layer {layers[-1]!r}" if layers else "an unnamed layer"
+    what = f"operation {', '.join(ops)}" if ops else text.strip().splitlines()[0][:200] if text.strip() else type(error).__name__
+    return f"LiteRT conversion of {model.name!r} failed at {where}: {what}"
+
+
+def _input_batch(model, batch, seed=0):
+    shape = (batch,) + tuple(int(d) for d in model.input_shape[1:])
+    return np.random.default_rng(seed).uniform(0, 1, shape).astype("float32")
+
+
+def prepare(model, runtime, batch, threads):
+    """Return (call, device): ``call()`` runs one synchronised batch on ``runtime``."""
+    check_runtime(runtime)
+    x = _input_batch(model, batch)
+    if runtime in ("keras", "xla"):
+        import tensorflow as tf
+
+        function = tf.function(lambda t: model(t, training=False), jit_compile=runtime == "xla")
+        tensor = tf.constant(x)
+        return (lambda: function(tensor).numpy()), "cpu"
+    if runtime == "litert":
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=tflite_path(model), num_threads=threads)
+        index = interpreter.get_input_details()[0]["index"]
+        interpreter.resize_tensor_input(index, list(x.shape))
+        interpreter.allocate_tensors()
+        output = interpreter.get_output_details()[0]["index"]
+
+        def call():
+            interpreter.set_tensor(index, x)
+            interpreter.invoke()
+            return interpreter.get_tensor(output)
+
+        return call, "cpu"
+    import keras
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tensor = keras.ops.convert_to_tensor(x)
+
+    def call():
+        with torch.inference_mode():
+            out = model(tensor, training=False)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return out
+
+    return call, torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
+
+
+def time_calls(call, repeats, warmup=3):
+    """Seconds taken by each of ``repeats`` calls, after ``warmup`` untimed ones."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer. Received repeats={repeats!r}")
+    for _ in range(warmup):
+        call()
+    times = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        call()
+        times[i] = time.perf_counter() - start
+    return times
+
+
+def summarize_times(times_s, batch, flops_per_image):
+    """Median, IQR, min, max (ms per batch), per-image figures and achieved GFLOP/s."""
+    ms = np.asarray(times_s) * 1e3
+    median = float(statistics.median(ms))
+    q1, q3 = np.percentile(ms, [25, 75])
+    return {
+        "median_ms": median, "iqr_ms": float(q3 - q1), "min_ms": float(ms.min()), "max_ms": float(ms.max()),
+        "ms_per_image": median / batch, "images_per_s": 1e3 * batch / median,
+        "gflops": flops_per_image * batch / (median / 1e3) / 1e9,
+        "unstable": bool((q3 - q1) > SPREAD_LIMIT * median),
+    }
+
+
+def measure(model, runtime, batch=1, threads=None, repeats=20, warmup=3, name=None):
+    """Time ``model`` on ``runtime`` for one batch size; return a ``LatencyResult``."""
+    from analysis.cost import summarize
+
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive integer. Received batch={batch!r}")
+    from analysis.machine import core_count
+
+    threads = threads or core_count()
+    call, device = prepare(model, runtime, batch, threads)
+    flops = summarize(model)["flops"]
+    stats = summarize_times(time_calls(call, repeats, warmup), batch, flops)
+    return LatencyResult(model=name or model.name, runtime=runtime, batch=batch, threads=threads,
+                         repeats=repeats, flops_per_image=flops, runtime_version=runtime_version(runtime),
+                         device=device, **stats)
+
+
+def benchmark(models, runtimes=("keras", "xla", "litert"), batches=(1,), threads=None, repeats=20,
+              warmup=3, progress=True):
+    """Every (model, runtime, batch) measured; ``models`` maps a label to a built model.
+
+    Returns:
+        A DataFrame, one row per measurement (the ``LatencyResult`` fields).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    for runtime in runtimes:
+        check_runtime(runtime)
+    for batch in batches:
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be a positive integer. Received batch={batch!r}")
+    jobs = [(label, runtime, batch) for label in models for runtime in runtimes for batch in batches]
+    rows = []
+    for label, runtime, batch in tqdm(jobs, desc="latency", disable=not progress):
+        rows.append(measure(models[label], runtime, batch, threads, repeats, warmup, name=label).to_dict())
+    return pd.DataFrame(rows)

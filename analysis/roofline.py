@@ -1,0 +1,172 @@
+"""Per-layer roofline bounds and a latency model calibrated per layer role and runtime.
+
+The roofline (Williams, Waterman and Patterson, CACM 2009): a layer cannot
+run faster than ``max(ops / peak, bytes / bandwidth)``, with ``ops`` its
+FLOPs (2 per multiply-add) plus its other operations and ``bytes`` the least
+traffic it needs (read its input and weights once, write its output once;
+float32). Peak and bandwidth come from ``analysis.machine``.
+
+``fused=True`` merges batch norm and activations into the convolution
+before them, as inference runtimes do (LiteRT, XLA): their operations stay,
+the traffic of their separate input and output goes.
+
+The latency model predicts a network's time as
+``sum(efficiency[role] * bound)`` over its (fused) layers plus
+``per_layer_overhead * layers``, coefficients fitted per runtime by
+non-negative least squares on measured end-to-end times.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.cost import BYTES_PER_FLOAT32, layer_role
+
+_FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
+MODEL_ROLES = ("Conv 3x3", "Conv DW 3x3", "Conv 1x1", "Fully connected", "Other")
+
+
+def _elements(shape):
+    if shape and isinstance(shape[0], tuple):
+        return sum(int(np.prod(s)) for s in shape)
+    return int(np.prod(shape)) if shape else 0
+
+
+def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
+                 cache_bandwidth_gbs=None, cache_bytes=None):
+    """``table`` (a layer_table) with roofline columns, for ``batch`` images.
+
+    Adds: ops (FLOPs + other ops), traffic_bytes, intensity (ops per byte),
+    compute_ms, memory_ms, bound_ms (the larger) and bound (``compute`` or
+    ``memory``). Rows with no work (the input) are dropped. With
+    ``cache_bandwidth_gbs`` and ``cache_bytes``, a layer whose traffic fits
+    in the cache is bounded by the cache's bandwidth (a two-level roofline).
+    """
+    rows = table[table["type"] != "InputLayer"].copy()
+    rows["role"] = [layer_role(n, t, k) for n, t, k in zip(rows["name"], rows["type"], rows["kernel_size"])]
+    rows["ops"] = (rows["flops"].astype("float64") + rows["other_ops"].astype("float64")) * batch
+    in_bytes = rows["input_shape"].map(_elements) * BYTES_PER_FLOAT32 * batch
+    rows["traffic_bytes"] = in_bytes + rows["activation_bytes"] * batch + rows["weight_bytes"]
+    if fused:
+        rows = _fuse(rows)
+    rows["intensity"] = rows["ops"] / rows["traffic_bytes"]
+    rows["compute_ms"] = rows["ops"] / (peak_gflops * 1e9) * 1e3
+    bandwidth = pd.Series(float(bandwidth_gbs), index=rows.index)
+    if cache_bandwidth_gbs and cache_bytes:
+        bandwidth[rows["traffic_bytes"] <= cache_bytes] = float(cache_bandwidth_gbs)
+    rows["bandwidth_gbs"] = bandwidth
+    rows["memory_ms"] = rows["traffic_bytes"] / (bandwidth * 1e9) * 1e3
+    rows["bound_ms"] = rows[["compute_ms", "memory_ms"]].max(axis=1)
+    rows["bound"] = np.where(rows["compute_ms"] >= rows["memory_ms"], "compute", "memory")
+    return rows.reset_index(drop=True)
+
+
+def _fuse(rows):
+    """Merge element-wise layers into the layer before them (ops add up, inner traffic goes)."""
+    groups, current = [], None
+    for _, row in rows.iterrows():
+        if current is not None and row["type"] in _FUSED_INTO_PREVIOUS:
+            current["ops"] += row["ops"]
+            current["fused"].append(row["name"])
+            # The fused op reads nothing new (its input is the previous output, kept on chip)
+            # and its output replaces the previous one: the traffic stays the previous layer's.
+            continue
+        current = row.to_dict()
+        current["fused"] = []
+        groups.append(current)
+    return pd.DataFrame(groups)
+
+
+def machine_bounds(table, profile, batch=1, fused=True):
+    """``layer_bounds`` with the peak, bandwidths and cache size of a ``MachineProfile`` (or its dict)."""
+    p = profile if isinstance(profile, dict) else profile.to_dict()
+    return layer_bounds(table, p["peak_gflops"], p["bandwidth_gbs"], batch=batch, fused=fused,
+                        cache_bandwidth_gbs=p.get("cache_bandwidth_gbs"), cache_bytes=p.get("last_level_cache_bytes"))
+
+
+def network_bound_ms(bounds):
+    """The roofline bound of a whole network: the sum of its layers' bounds, in ms."""
+    return float(bounds["bound_ms"].sum())
+
+
+def _role_group(role):
+    if role.startswith("Conv DW"):
+        return "Conv DW 3x3"
+    return role if role in MODEL_ROLES else "Other"
+
+
+def model_features(bounds):
+    """Features of the latency model for one network: summed bound per role (ms) and layer count."""
+    summed = bounds.groupby(bounds["role"].map(_role_group))["bound_ms"].sum()
+    features = {role: float(summed.get(role, 0.0)) for role in MODEL_ROLES}
+    features["layers"] = float(len(bounds))
+    return features
+
+
+@dataclass
+class LatencyModel:
+    """time_ms = sum(efficiency[role] * bound_ms of the role) + per_layer_ms * layers."""
+
+    runtime: str
+    efficiency: dict
+    per_layer_ms: float
+
+    def predict(self, features):
+        return sum(self.efficiency[r] * features[r] for r in MODEL_ROLES) + self.per_layer_ms * features["layers"]
+
+
+def fit_latency_model(features, measured_ms, runtime):
+    """Fit efficiencies (>= 0, one per role) and a per-layer overhead by NNLS, on relative error.
+
+    Args:
+        features: list of ``model_features`` dicts, one per network variant.
+        measured_ms: the measured median time of each, in ms.
+    """
+    from scipy.optimize import nnls
+
+    columns = list(MODEL_ROLES) + ["layers"]
+    matrix = np.array([[f[c] for c in columns] for f in features], dtype=float)
+    target = np.asarray(measured_ms, dtype=float)
+    weights = 1.0 / target  # fit relative errors, so small variants count as much as VGG16
+    coefficients, _ = nnls(matrix * weights[:, None], target * weights)
+    return LatencyModel(runtime=runtime, efficiency=dict(zip(MODEL_ROLES, coefficients[:-1])),
+                        per_layer_ms=float(coefficients[-1]))
+
+
+def validate_latency_model(labels, features, measured_ms, runtime):
+    """Leave-one-out validation: each variant predicted by a model fitted to all the others.
+
+    Returns:
+        A DataFrame with variant, measured_ms, predicted_ms and error (relative).
+    """
+    rows = []
+    for i, label in enumerate(labels):
+        keep = [j for j in range(len(labels)) if j != i]
+        model = fit_latency_model([features[j] for j in keep], [measured_ms[j] for j in keep], runtime)
+        predicted = model.predict(features[i])
+        rows.append({"runtime": runtime, "variant": label, "measured_ms": float(measured_ms[i]),
+                     "predicted_ms": predicted, "error": predicted / measured_ms[i] - 1.0})
+    return pd.DataFrame(rows)
+
+
+def time_layers(model, batch=1, repeats=10, warmup=2, jit_compile=False):
+    """Each layer of ``model`` timed on its own input (TensorFlow backend), median ms.
+
+    Returns:
+        A DataFrame with name and measured_ms, one row per layer but the input.
+    """
+    import tensorflow as tf
+
+    from analysis.latency import time_calls
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for layer in model.layers[1:]:
+        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        tensors = [tf.constant(rng.uniform(0, 1, (batch,) + tuple(t.shape[1:])).astype("float32")) for t in inputs]
+        function = tf.function(lambda *t, _layer=layer: _layer(*t, training=False) if len(t) == 1 else _layer(list(t)),
+                               jit_compile=jit_compile)
+        times = time_calls(lambda: function(*tensors).numpy(), repeats, warmup)
+        rows.append({"name": layer.name, "measured_ms": float(np.median(times) * 1e3)})
+    return pd.DataFrame(rows)

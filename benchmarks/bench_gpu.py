@@ -1,0 +1,47 @@
+"""GPU latency on Keras 3's PyTorch backend (a machine with PyTorch but no TensorFlow).
+
+    KERAS_BACKEND=torch python benchmarks/bench_gpu.py [--out analysis/data/gpu_latency.csv] [--quick]
+
+Runs the same ``analysis.latency.benchmark`` as ``python -m analysis bench``,
+runtime ``torch``, float32, on the GPU PyTorch sees (else the CPU), and
+writes one CSV row per (model, batch) with the device and versions. Notebook
+04 shows the file when it is present.
+"""
+
+import argparse
+import os
+import platform
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from analysis import latency, paths, variants  # noqa: E402
+
+VARIANTS = (("vgg16", {}), ("mobilenet", {}), ("mobilenet", {"alpha": 0.5, "resolution": 160}),
+            ("mobilenet", {"alpha": 0.25, "resolution": 128}))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(paths.DATA_DIR / "gpu_latency.csv"))
+    parser.add_argument("--quick", action="store_true", help="batch 1 and few repeats, for a smoke test")
+    args = parser.parse_args(argv)
+    import torch
+
+    models = {variants.label(name, **options): variants.build(name, **options) for name, options in VARIANTS}
+    batches = (1,) if args.quick else (1, 8, 32, 64)
+    table = latency.benchmark(models, runtimes=("torch",), batches=batches,
+                              repeats=5 if args.quick else 50, warmup=2 if args.quick else 10)
+    table["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
+    table["matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
+    table["keras_backend"] = "torch"
+    table["python"] = platform.python_version()
+    table.to_csv(args.out, index=False)
+    print(table[["model", "batch", "median_ms", "iqr_ms", "ms_per_image", "images_per_s", "gflops", "device"]]
+          .to_string(index=False))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
