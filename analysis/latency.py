@@ -166,11 +166,17 @@ def tflite_path(model, cache_dir=None):
 
 
 def _conversion_message(model, error):
+    """Name the layer and operation a conversion failed on, from the converter's op locations."""
     text = str(error)
-    layers = [layer.name for layer in model.layers if re.search(rf"\b{re.escape(layer.name)}\b", text)]
     ops = sorted(set(re.findall(r"'(tf\.[A-Za-z0-9_]+|tfl\.[A-Za-z0-9_]+)'", text)))
-    where = f"layer {layers[-1]!r}" if layers else "an unnamed layer"
-    what = f"operation {', '.join(ops)}" if ops else text.strip().splitlines()[0][:200] if text.strip() else type(error).__name__
+    # Locations look like fused["Svd:", "functional_1/svd_layer_1/Svd@__inference..."]:
+    # the path components are Keras layer names, with a numeric suffix added by tracing.
+    components = {c for path in re.findall(r'fused\["[^"]*", "([^"@]+)', text) for c in path.split("/")}
+    names = {layer.name for layer in model.layers}
+    layers = sorted({re.sub(r"_\d+$", "", c) if c not in names else c for c in components} & names)
+    where = f"layer {', '.join(repr(n) for n in layers)}" if layers else "an unnamed layer"
+    first_line = text.strip().splitlines()[0][:200] if text.strip() else type(error).__name__
+    what = f"operation {', '.join(ops)} is not supported" if ops else first_line
     return f"LiteRT conversion of {model.name!r} failed at {where}: {what}"
 
 

@@ -1,0 +1,111 @@
+"""Timing works and is well-formed (never how fast it is), on every CPU runtime."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nets
+from analysis import latency
+from analysis.__main__ import main
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    keras.utils.set_random_seed(0)
+    return nets.mobilenet(alpha=0.25, input_shape=(32, 32, 3), num_classes=10)
+
+
+def test_summary_statistics_closed_form():
+    times = np.array([0.010, 0.012, 0.011, 0.013, 0.050])  # seconds
+    stats = latency.summarize_times(times, batch=2, flops_per_image=1e9)
+    assert stats["median_ms"] == pytest.approx(12.0)
+    assert stats["iqr_ms"] == pytest.approx(np.percentile(times * 1e3, 75) - np.percentile(times * 1e3, 25))
+    assert stats["min_ms"] == pytest.approx(10.0) and stats["max_ms"] == pytest.approx(50.0)
+    assert stats["ms_per_image"] == pytest.approx(6.0)
+    assert stats["images_per_s"] == pytest.approx(2 / 0.012)
+    assert stats["gflops"] == pytest.approx(2e9 / 0.012 / 1e9)
+    assert stats["unstable"] is True  # IQR 2 ms > 10 % of the 12 ms median
+    assert latency.summarize_times(np.array([1.0, 1.01, 1.02, 1.03, 9.0]), 1, 1)["unstable"] is False
+
+
+@pytest.mark.parametrize("runtime", ["keras", "xla", "litert"])
+def test_measure_is_well_formed(small_model, runtime, tmp_path, monkeypatch):
+    monkeypatch.setattr(latency.paths, "CACHE_DIR", tmp_path)
+    result = latency.measure(small_model, runtime, batch=3, threads=1, repeats=4, warmup=1)
+    assert result.runtime == runtime and result.batch == 3 and result.repeats == 4
+    assert 0 < result.min_ms <= result.median_ms <= result.max_ms
+    assert result.ms_per_image == pytest.approx(result.median_ms / 3)
+    assert result.flops_per_image > 0
+    assert result.gflops == pytest.approx(result.flops_per_image * 3 / (result.median_ms / 1e3) / 1e9)
+    assert result.runtime_version and result.device == "cpu"
+
+
+def test_litert_conversion_is_cached_and_computes_the_same(small_model, tmp_path):
+    path = latency.tflite_path(small_model, cache_dir=tmp_path)
+    stamp = os.stat(path).st_mtime_ns
+    assert latency.tflite_path(small_model, cache_dir=tmp_path) == path
+    assert os.stat(path).st_mtime_ns == stamp  # not converted twice
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=1)
+    interpreter.allocate_tensors()
+    x = np.random.default_rng(1).uniform(size=(1, 32, 32, 3)).astype("float32")
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(out, small_model(x, training=False), atol=1e-5)
+
+
+def test_failed_conversion_names_the_layer(tmp_path):
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.Lambda(lambda t: tf.linalg.svd(t)[0], name="svd_layer")(x)
+    with pytest.raises(latency.ConversionError, match="layer 'svd_layer'.*tf.Svd"):
+        latency.tflite_path(keras.Model(inputs, x, name="odd"), cache_dir=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_bad_runtime_and_batch(small_model):
+    with pytest.raises(ValueError, match="Received runtime='onnx'"):
+        latency.check_runtime("onnx")
+    with pytest.raises(latency.RuntimeUnavailable, match="torch backend"):
+        latency.check_runtime("torch")
+    with pytest.raises(ValueError, match="Received batch=0"):
+        latency.measure(small_model, "keras", batch=0)
+    with pytest.raises(ValueError, match="Received repeats=0"):
+        latency.time_calls(lambda: None, repeats=0)
+    with pytest.raises(ValueError, match="Received threads=0"):
+        latency.configure_threads(0)
+
+
+def test_benchmark_table(small_model):
+    table = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1, 2), repeats=3,
+                              warmup=1, progress=False)
+    assert list(table["batch"]) == [1, 2]
+    assert {"model", "runtime", "batch", "median_ms", "iqr_ms", "images_per_s", "gflops"} <= set(table.columns)
+
+
+def test_bench_command_json(capsys):
+    status = main(["bench", "mobilenet", "--alpha", "0.25", "--resolution", "32", "--runtimes", "keras",
+                   "--batch", "1,2", "--repeats", "2", "--format", "json"])
+    out = capsys.readouterr().out
+    assert status == 0
+    results = json.loads(out)["results"]
+    assert [r["batch"] for r in results] == [1, 2]
+    assert all(r["model"] == "MobileNet 0.25/32" and r["median_ms"] > 0 for r in results)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["bench", "mobilenet", "--runtimes", "onnx"], "Received runtime='onnx'"),
+    (["bench", "mobilenet", "--batch", "0"], "Received batch=0"),
+    (["bench", "mobilenet", "--batch", "one"], "'one'"),
+    (["bench", "vgg16", "--runtimes", "torch"], "needs Keras on the torch backend"),
+])
+def test_bench_bad_input(capsys, argv, fragment):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and fragment in err

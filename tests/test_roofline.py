@@ -1,0 +1,70 @@
+"""Roofline bounds and the latency model against closed forms and synthetic data."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from analysis import layer_table, machine, roofline
+
+
+@pytest.fixture(scope="module")
+def conv_bn_table():
+    inputs = keras.Input((16, 16, 8))
+    x = keras.layers.Conv2D(32, 3, padding="same", use_bias=False, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="conv_bn")(x)
+    x = keras.layers.ReLU(6.0, name="conv_relu")(x)
+    return layer_table(keras.Model(inputs, x))
+
+
+def test_conv_bound_closed_form(conv_bn_table):
+    bounds = roofline.layer_bounds(conv_bn_table, peak_gflops=100.0, bandwidth_gbs=10.0).set_index("name")
+    flops = 2 * 16 * 16 * 32 * 3 * 3 * 8
+    traffic = 4 * (16 * 16 * 8 + 16 * 16 * 32 + 3 * 3 * 8 * 32)
+    row = bounds.loc["conv"]
+    assert row["ops"] == flops and row["traffic_bytes"] == traffic
+    assert row["compute_ms"] == pytest.approx(flops / 100e9 * 1e3)
+    assert row["memory_ms"] == pytest.approx(traffic / 10e9 * 1e3)
+    assert row["bound_ms"] == max(row["compute_ms"], row["memory_ms"])
+    assert bounds.loc["conv_relu", "bound"] == "memory"
+
+
+def test_fusing_keeps_ops_and_drops_inner_traffic(conv_bn_table):
+    plain = roofline.layer_bounds(conv_bn_table, 100.0, 10.0)
+    fused = roofline.layer_bounds(conv_bn_table, 100.0, 10.0, fused=True)
+    assert list(fused["name"]) == ["conv"] and fused.loc[0, "fused"] == ["conv_bn", "conv_relu"]
+    assert fused["ops"].sum() == plain["ops"].sum()
+    assert fused["traffic_bytes"].sum() == plain.set_index("name").loc["conv", "traffic_bytes"]
+
+
+def test_cache_bandwidth_applies_to_layers_that_fit(conv_bn_table):
+    bounds = roofline.layer_bounds(conv_bn_table, 100.0, 10.0, cache_bandwidth_gbs=100.0, cache_bytes=10**9)
+    assert (bounds["bandwidth_gbs"] == 100.0).all()
+
+
+def test_latency_model_recovers_known_coefficients():
+    truth = {"Conv 3x3": 1.5, "Conv DW 3x3": 3.0, "Conv 1x1": 1.2, "Fully connected": 2.0, "Other": 0.5}
+    rng = np.random.default_rng(0)
+    features = [dict(zip(truth, rng.uniform(0.1, 2.0, len(truth))), layers=float(rng.integers(20, 90)))
+                for _ in range(12)]
+    measured = [sum(truth[r] * f[r] for r in truth) + 0.01 * f["layers"] for f in features]
+    model = roofline.fit_latency_model(features, measured, "synthetic")
+    for role, value in truth.items():
+        assert model.efficiency[role] == pytest.approx(value, rel=1e-6)
+    assert model.per_layer_ms == pytest.approx(0.01, rel=1e-6)
+    validation = roofline.validate_latency_model([str(i) for i in range(12)], features, measured, "synthetic")
+    assert validation["error"].abs().max() < 1e-6
+
+
+def test_machine_profile_is_well_formed():
+    profile = machine.measure(matrix_size=256, repeats=2).to_dict()
+    assert profile["cores"] >= 1 and profile["peak_gflops"] > 0 and profile["bandwidth_gbs"] > 0
+    assert math.isclose(profile["ridge_flops_per_byte"], profile["peak_gflops"] / profile["bandwidth_gbs"])
+    assert profile["triad_bytes"] >= 4 * machine.last_level_cache_bytes() - 12
+
+
+def test_theoretical_peak_formula(monkeypatch):
+    monkeypatch.setattr(machine, "cpu_flags", lambda: {"fma", "avx2"})
+    monkeypatch.setattr(machine, "clock_ghz", lambda: 2.0)
+    assert machine.theoretical_peak_gflops(cores=4) == 4 * 2 * 8 * 2 * 2.0
