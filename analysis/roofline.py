@@ -11,9 +11,11 @@ before them, as inference runtimes do (LiteRT, XLA): their operations stay,
 the traffic of their separate input and output goes.
 
 The latency model predicts a network's time as
-``sum(efficiency[role] * bound)`` over its (fused) layers plus
-``per_layer_overhead * layers``, coefficients fitted per runtime by
-non-negative least squares on measured end-to-end times.
+``sum(efficiency[group] * bound)`` over its (fused) layers plus
+``per_layer_overhead * layers``, with layer types in three groups (matrix
+products: full, pointwise and fully connected convolutions; depthwise
+convolutions; the rest), coefficients fitted per runtime by non-negative
+least squares on measured end-to-end times, relative error weighted.
 """
 
 from dataclasses import dataclass
@@ -24,7 +26,10 @@ import pandas as pd
 from analysis.cost import BYTES_PER_FLOAT32, layer_role
 
 _FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
-MODEL_ROLES = ("Conv 3x3", "Conv DW 3x3", "Conv 1x1", "Fully connected", "Other")
+# The latency model's layer groups: matrix-product-like layers (full and
+# pointwise convolutions, fully connected) share one efficiency, depthwise
+# convolutions another, everything left unfused a third.
+MODEL_ROLES = ("Matrix product", "Depthwise", "Other")
 
 
 def _elements(shape):
@@ -92,8 +97,10 @@ def network_bound_ms(bounds):
 
 def _role_group(role):
     if role.startswith("Conv DW"):
-        return "Conv DW 3x3"
-    return role if role in MODEL_ROLES else "Other"
+        return "Depthwise"
+    if role.startswith("Conv") or role == "Fully connected":
+        return "Matrix product"
+    return "Other"
 
 
 def model_features(bounds):
@@ -170,3 +177,54 @@ def time_layers(model, batch=1, repeats=10, warmup=2, jit_compile=False):
         times = time_calls(lambda: function(*tensors).numpy(), repeats, warmup)
         rows.append({"name": layer.name, "measured_ms": float(np.median(times) * 1e3)})
     return pd.DataFrame(rows)
+
+
+def variant_specs(quick=False):
+    """The validated variants: the 16 MobileNet alpha x resolution ones and VGG16 (4 + VGG16 if quick)."""
+    from analysis import variants
+
+    alphas = (1.0, 0.25) if quick else variants.ALPHAS
+    resolutions = (224, 128) if quick else variants.RESOLUTIONS
+    specs = [("mobilenet", {"alpha": a, "resolution": r}) for a in alphas for r in resolutions]
+    return specs + [("vgg16", {})]
+
+
+def latency_model_study(profile, runtimes=("keras", "xla", "litert"), specs=None, batch=1,
+                        threads=None, repeats=15, progress=True):
+    """Measure every variant end to end, then validate the latency model on them.
+
+    Each variant is timed on each runtime (``analysis.latency.measure``); its
+    features come from its fused, two-level roofline on ``profile``; the
+    model is validated leave-one-out per runtime.
+
+    Returns:
+        (measurements, validation): a DataFrame of ``LatencyResult`` rows plus
+        ``bound_ms``, and one of per-variant predicted and measured ms and
+        relative error per runtime.
+    """
+    from tqdm.auto import tqdm
+
+    from analysis import latency, variants
+    from analysis.cost import layer_table
+
+    specs = specs or variant_specs()
+    rows, features = [], {}
+    jobs = [(name, options, runtime) for name, options in specs for runtime in runtimes]
+    built = {}
+    for name, options, runtime in tqdm(jobs, desc="variants x runtimes", disable=not progress):
+        label = variants.label(name, **options)
+        if label not in built:
+            built[label] = variants.build(name, **options)
+            bounds = machine_bounds(layer_table(built[label]), profile, batch=batch)
+            features[label] = (model_features(bounds), network_bound_ms(bounds))
+        result = latency.measure(built[label], runtime, batch, threads, repeats, name=label).to_dict()
+        result["bound_ms"] = features[label][1]
+        rows.append(result)
+    measurements = pd.DataFrame(rows)
+    validations = []
+    for runtime in runtimes:
+        subset = measurements[measurements["runtime"] == runtime]
+        labels = list(subset["model"])
+        validations.append(validate_latency_model(labels, [features[l][0] for l in labels],
+                                                  list(subset["median_ms"]), runtime))
+    return measurements, pd.concat(validations, ignore_index=True)

@@ -44,7 +44,7 @@ def test_cache_bandwidth_applies_to_layers_that_fit(conv_bn_table):
 
 
 def test_latency_model_recovers_known_coefficients():
-    truth = {"Conv 3x3": 1.5, "Conv DW 3x3": 3.0, "Conv 1x1": 1.2, "Fully connected": 2.0, "Other": 0.5}
+    truth = {"Matrix product": 1.5, "Depthwise": 3.0, "Other": 0.5}
     rng = np.random.default_rng(0)
     features = [dict(zip(truth, rng.uniform(0.1, 2.0, len(truth))), layers=float(rng.integers(20, 90)))
                 for _ in range(12)]
