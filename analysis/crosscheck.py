@@ -251,10 +251,11 @@ def _profile_float_ops(graph):
 def layer_of_op(op_name, layer_names):
     """The layer an op belongs to, from the name scopes in its name, or None.
 
-    A scope matches a layer on a whole path component: ``conv_dw_1`` or, as
-    Keras' graph scopes are made unique, ``conv_dw_1_<n>``; ``conv1`` never
-    matches ``conv1_bn`` nor ``conv_dw_1`` ``conv_dw_13``. The outermost
-    matching component wins; the uniquified form is preferred.
+    A scope matches a layer on a whole path component: ``conv_dw_1`` or
+    ``conv_dw_1_<n>`` (Keras 3.15's ``Layer.__call__`` opens the layer's name
+    scope twice, so TF makes the second, which holds the ops, ``conv_dw_1_1``);
+    ``conv1`` never matches ``conv1_bn``, nor ``conv_dw_1`` ``conv_dw_13``.
+    The outermost matching component wins; the uniquified form is preferred.
     """
     for component in op_name.split("/")[:-1]:
         match = _SCOPE_SUFFIX.match(component)
