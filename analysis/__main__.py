@@ -76,6 +76,9 @@ def cmd_count(args):
     table = layer_table(_build(args.model, _model_options(args)))
     totals = summarize(table)
     totals["model"] = args.model
+    if args.crosscheck:
+        table, checked = _crosschecked(args.model, _model_options(args), table)
+        totals.update(checked)
     if args.format == "json":
         payload = dict(totals)
         if args.per_layer:
@@ -90,9 +93,27 @@ def cmd_count(args):
     return render.frame_to_text(summary, args.format)
 
 
+_CROSSCHECK_COLUMNS = ("fvcore_macs", "tf_conv_flops", "tf_other_flops", "agree")
+_CROSSCHECK_TOTALS = ("fvcore_total_macs", "tf_conv_flops", "tf_other_flops", "tf_total_flops", "all_agree")
+
+
+def _crosschecked(model, options, table):
+    """``table`` with the fvcore and TensorFlow-profiler columns, and their totals."""
+    from analysis.crosscheck import crosscheck, crosscheck_summary
+
+    checked = crosscheck(model, freeze=False, **options)
+    merged = table.merge(checked[["name", *_CROSSCHECK_COLUMNS]], on="name", how="left")
+    merged["fvcore_macs"] = merged["fvcore_macs"].astype("Int64")
+    merged.attrs = table.attrs
+    summary = crosscheck_summary(checked)
+    return merged, {key: summary[key] for key in _CROSSCHECK_TOTALS}
+
+
 def cmd_compare(args):
     """Two networks side by side, with the ratios of their costs."""
-    from analysis.cost import MAC_CONVENTION, compare_table, summarize
+    import pandas as pd
+
+    from analysis.cost import MAC_CONVENTION, compare_table, layer_table, summarize
     from analysis.variants import label
 
     if args.first == args.second:
@@ -102,8 +123,15 @@ def cmd_compare(args):
         options = _model_options(args, model)
         totals = summarize(_build(model, options))
         totals["model"] = label(model, **options)
+        if args.crosscheck:
+            totals.update(_crosschecked(model, options, layer_table(_build(model, options)))[1])
         summaries.append(totals)
     table = compare_table(*summaries)
+    if args.crosscheck:
+        extra = pd.DataFrame([{"quantity": key, summaries[0]["model"]: summaries[0][key],
+                               summaries[1]["model"]: summaries[1][key], "ratio": None}
+                              for key in _CROSSCHECK_TOTALS])
+        table = pd.concat([table, extra], ignore_index=True)
     if args.format == "json":
         return render.to_json({"models": summaries, "ratios": dict(zip(table["quantity"], table["ratio"]))})
     return render.frame_to_text(table, args.format, title=None if args.format == "csv" else f"# {MAC_CONVENTION}")
@@ -182,6 +210,8 @@ def build_parser():
     count.add_argument("model", choices=MODEL_NAMES)
     _add_model_options(count)
     count.add_argument("--per-layer", action="store_true", help="one row per layer")
+    count.add_argument("--crosscheck", action="store_true",
+                       help="add fvcore's and the TensorFlow profiler's counts (slower)")
     count.add_argument("--format", choices=render.FORMATS, default="table")
     count.set_defaults(run=cmd_count)
 
@@ -189,6 +219,8 @@ def build_parser():
     compare.add_argument("first", choices=MODEL_NAMES)
     compare.add_argument("second", choices=MODEL_NAMES)
     _add_model_options(compare)
+    compare.add_argument("--crosscheck", action="store_true",
+                         help="add fvcore's and the TensorFlow profiler's totals (slower)")
     compare.add_argument("--format", choices=render.FORMATS, default="table")
     compare.set_defaults(run=cmd_compare)
 

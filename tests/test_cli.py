@@ -96,3 +96,15 @@ def test_compare_conv_and_shallow_options(capsys):
 def test_compare_needs_two_models(capsys):
     status, _, err = _run(capsys, "compare", "vgg16", "vgg16")
     assert status == 2 and "two different models" in err
+
+
+def test_count_crosscheck_adds_the_independent_counters(capsys):
+    status, out, _ = _run(capsys, "count", "mobilenet", "--alpha", "0.25", "--resolution", "64",
+                          "--crosscheck", "--per-layer", "--format", "json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["all_agree"] is True and data["fvcore_total_macs"] == data["macs"]
+    assert data["tf_conv_flops"] == 2 * data["macs"]
+    pointwise = next(row for row in data["layers"] if row["name"] == "conv_pw_13")
+    assert pointwise["fvcore_macs"] == pointwise["macs"] == 2 * 2 * 256 * 256
+    assert pointwise["agree"] is True
