@@ -66,3 +66,59 @@ def cost_comparison(kernel_size, in_channels, out_channels, height=1, width=1):
         {"kind": "depthwise separable", "params": separable.params, "macs": separable.macs,
          "ratio": separable.params / standard.params},
     ])
+
+
+def keras_layer_ratios(kernel_sizes, out_channels, in_channels=16, side=8):
+    """Separable over standard parameters counted by real Keras layers, beside the formula.
+
+    Builds, for every (k, N), a ``Conv2D(N, k)`` and a ``DepthwiseConv2D(k)``
+    followed by a 1x1 ``Conv2D(N)`` (no biases) on a (side, side, in_channels)
+    input. Returns a DataFrame: k, N, standard_params, separable_params,
+    formula (1/N + 1/k^2) and measured (their ratio).
+    """
+    import keras
+    import pandas as pd
+
+    rows = []
+    for k in kernel_sizes:
+        for n in out_channels:
+            x = keras.Input((side, side, in_channels))
+            standard = keras.layers.Conv2D(n, k, padding="same", use_bias=False)
+            depthwise = keras.layers.DepthwiseConv2D(k, padding="same", use_bias=False)
+            pointwise = keras.layers.Conv2D(n, 1, use_bias=False)
+            standard(x)
+            pointwise(depthwise(x))
+            rows.append({"k": k, "N": n, "standard_params": standard.count_params(),
+                         "separable_params": depthwise.count_params() + pointwise.count_params(),
+                         "formula": separable_ratio(k, n)})
+    table = pd.DataFrame(rows)
+    table["measured"] = table["separable_params"] / table["standard_params"]
+    return table
+
+
+def block_savings(table):
+    """Each depthwise separable block of a MobileNet ``layer_table`` against a standard convolution.
+
+    For block i (``conv_dw_i`` then ``conv_pw_i``): input channels M, output
+    channels N, output size, stride, its MACs, the MACs of one standard k x k
+    convolution with the same input, output and stride, the formula 1/N + 1/k^2,
+    their ratio and the saving (standard / separable). MACs per image.
+    """
+    import pandas as pd
+
+    rows = table.set_index("name")
+    blocks = sorted(int(n.rsplit("_", 1)[1]) for n in rows.index if n.startswith("conv_dw_") and n.count("_") == 2)
+    result = []
+    for i in blocks:
+        dw, pw = rows.loc[f"conv_dw_{i}"], rows.loc[f"conv_pw_{i}"]
+        m, n = dw["input_shape"][-1], pw["output_shape"][-1]
+        height, width = pw["output_shape"][:2]
+        k = dw["kernel_size"][0]
+        result.append({"block": i, "M": m, "N": n, "output": f"{height}x{width}", "stride": dw["strides"][0],
+                       "separable_macs": int(dw["macs"] + pw["macs"]),
+                       "standard_macs": standard_conv_cost(k, m, n, height, width).macs,
+                       "formula": separable_ratio(k, n)})
+    blocks_table = pd.DataFrame(result).set_index("block")
+    blocks_table["ratio"] = blocks_table["separable_macs"] / blocks_table["standard_macs"]
+    blocks_table["saving"] = blocks_table["standard_macs"] / blocks_table["separable_macs"]
+    return blocks_table

@@ -60,3 +60,25 @@ def test_cost_comparison_rows():
     assert table.loc["standard", "params"] == 4608
     assert table.loc["depthwise separable", "macs"] == 656 * 64
     assert table.loc["depthwise separable", "ratio"] == pytest.approx(1 / 32 + 1 / 9)
+
+
+def test_keras_layer_ratios_follow_the_formula():
+    from analysis.separable import keras_layer_ratios
+
+    table = keras_layer_ratios((3, 5), (4, 32), in_channels=16)
+    assert len(table) == 4
+    row = table[(table["k"] == 3) & (table["N"] == 32)].iloc[0]
+    assert row["standard_params"] == 4608 and row["separable_params"] == 656
+    assert table["measured"].to_numpy() == pytest.approx(table["formula"].to_numpy())
+
+
+def test_block_savings_of_mobilenet(mobilenet_model):
+    from analysis.separable import block_savings
+
+    blocks = block_savings(layer_table(mobilenet_model))
+    assert list(blocks.index) == list(range(1, 14))
+    first = blocks.loc[1]
+    assert (first["M"], first["N"], first["output"]) == (32, 64, "112x112")
+    assert first["separable_macs"] == 112 * 112 * 32 * 9 + 112 * 112 * 32 * 64
+    assert first["standard_macs"] == 112 * 112 * 32 * 64 * 9
+    assert blocks["ratio"].to_numpy() == pytest.approx(blocks["formula"].to_numpy())
