@@ -27,6 +27,8 @@ def vgg16(
     include_top=True,
     weights=None,
     classifier_activation=None,
+    fc6_kernel_size=FC6_KERNEL,
+    fc_units=FC_UNITS,
     name="vgg_16",
 ):
     """Build VGG16 (configuration D) as the source notes' slim ``vgg_16``.
@@ -50,6 +52,12 @@ def vgg16(
             weight file (see ``nets.weights``). Defaults to None.
         classifier_activation: None returns logits, as the notes do;
             ``"softmax"`` adds a softmax named ``fc8_softmax``.
+        fc6_kernel_size: the side of fc6's VALID convolution. Defaults to 7,
+            the notes' value for a 224x224 input. ``None`` sizes it to the
+            last feature map (input / 32), which a VGG16 trained on small
+            images needs: at 32x32 the last map is 1x1, so fc6 becomes 1x1.
+        fc_units: filters of fc6 and fc7. Defaults to 4096; a small dataset
+            may use fewer.
         name: the model's name. Defaults to ``"vgg_16"``.
 
     Returns:
@@ -64,20 +72,30 @@ def vgg16(
             "dropout_keep_prob must lie in (0, 1]. "
             f"Received dropout_keep_prob={dropout_keep_prob!r}"
         )
+    if isinstance(fc_units, bool) or not isinstance(fc_units, int) or fc_units < 1:
+        raise ValueError(f"fc_units must be a positive integer. Received fc_units={fc_units!r}")
+    feature_map = (input_shape[0] // TOTAL_STRIDE, input_shape[1] // TOTAL_STRIDE)
+    if fc6_kernel_size is None:
+        fc6_kernel = feature_map
+    elif isinstance(fc6_kernel_size, bool) or not isinstance(fc6_kernel_size, int) or fc6_kernel_size < 1:
+        raise ValueError(
+            f"fc6_kernel_size must be a positive integer or None. Received fc6_kernel_size={fc6_kernel_size!r}")
+    else:
+        fc6_kernel = (fc6_kernel_size, fc6_kernel_size)
     if include_top:
-        feature_map = (input_shape[0] // TOTAL_STRIDE, input_shape[1] // TOTAL_STRIDE)
-        if spatial_squeeze and feature_map != (FC6_KERNEL, FC6_KERNEL):
+        if spatial_squeeze and feature_map != fc6_kernel:
+            k = fc6_kernel[0]
             raise ValueError(
                 "With include_top and spatial_squeeze, the input must bring fc6 to 1x1: "
-                f"height and width in {FC6_KERNEL * TOTAL_STRIDE}..{(FC6_KERNEL + 1) * TOTAL_STRIDE - 1} "
-                f"(a {FC6_KERNEL}x{FC6_KERNEL} last feature map). "
+                f"height and width in {k * TOTAL_STRIDE}..{(k + 1) * TOTAL_STRIDE - 1} "
+                f"(a {k}x{k} last feature map), or fc6_kernel_size=None. "
                 f"Received input_shape={input_shape!r}, which gives a "
                 f"{feature_map[0]}x{feature_map[1]} feature map"
             )
-        if min(feature_map) < FC6_KERNEL:
+        if feature_map[0] < fc6_kernel[0] or feature_map[1] < fc6_kernel[1]:
             raise ValueError(
-                f"With include_top, fc6 is a {FC6_KERNEL}x{FC6_KERNEL} VALID convolution and "
-                f"needs height and width of at least {FC6_KERNEL * TOTAL_STRIDE}. "
+                f"With include_top, fc6 is a {fc6_kernel[0]}x{fc6_kernel[1]} VALID convolution and "
+                f"needs height and width of at least {fc6_kernel[0] * TOTAL_STRIDE}. "
                 f"Received input_shape={input_shape!r}"
             )
 
@@ -88,9 +106,9 @@ def vgg16(
 
     if include_top:
         rate = 1.0 - dropout_keep_prob
-        x = layers.Conv2D(FC_UNITS, FC6_KERNEL, padding="valid", activation="relu", name="fc6")(x)
+        x = layers.Conv2D(fc_units, fc6_kernel, padding="valid", activation="relu", name="fc6")(x)
         x = layers.Dropout(rate, name="dropout6")(x)
-        x = layers.Conv2D(FC_UNITS, 1, activation="relu", name="fc7")(x)
+        x = layers.Conv2D(fc_units, 1, activation="relu", name="fc7")(x)
         x = layers.Dropout(rate, name="dropout7")(x)
         x = layers.Conv2D(num_classes, 1, activation=None, name="fc8")(x)
         if spatial_squeeze:

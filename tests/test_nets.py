@@ -175,3 +175,15 @@ def test_bad_arguments_name_the_argument_and_value(build, argument, received):
 def test_vgg16_small_input_without_top_is_accepted():
     model = nets.vgg16(include_top=False, input_shape=(32, 32, 3))
     assert model.output.shape[1:] == (1, 1, 512)
+
+
+def test_vgg16_head_sized_to_a_small_input():
+    model = nets.vgg16(input_shape=(32, 32, 3), num_classes=10, fc6_kernel_size=None, fc_units=256)
+    assert model.get_layer("fc6").kernel_size == (1, 1)
+    assert model.output.shape[1:] == (10,)
+    convs = 14_714_688  # keras.applications.VGG16 without the top
+    assert model.count_params() == convs + 512 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    with pytest.raises(ValueError, match="fc6_kernel_size=None"):
+        nets.vgg16(input_shape=(32, 32, 3))
+    with pytest.raises(ValueError, match="Received fc_units=0"):
+        nets.vgg16(fc_units=0)
