@@ -28,7 +28,7 @@ class CommandFailed(Exception):
     """Valid input, but the work failed: printed as one line, exit status 1."""
 
 
-def _positive_int(text):
+def _integer(text):
     try:
         value = int(text)
     except ValueError:
@@ -46,9 +46,9 @@ def _number(text):
 def _add_model_options(parser):
     group = parser.add_argument_group("model options")
     group.add_argument("--alpha", type=_number, help="MobileNet width multiplier (default 1.0)")
-    group.add_argument("--resolution", type=_positive_int, help="input size in pixels (default 224)")
-    group.add_argument("--num-classes", type=_positive_int, default=1000, help="classes (default 1000)")
-    group.add_argument("--depth-multiplier", type=_positive_int, help="MobileNet depthwise multiplier (default 1)")
+    group.add_argument("--resolution", type=_integer, help="input size in pixels (default 224)")
+    group.add_argument("--num-classes", type=_integer, default=1000, help="classes (default 1000)")
+    group.add_argument("--depth-multiplier", type=_integer, help="MobileNet depthwise multiplier (default 1)")
     group.add_argument("--conv", action="store_true", help="MobileNet with full 3x3 convolutions (Conv MobileNet)")
     group.add_argument("--shallow", action="store_true", help="MobileNet without the five 14x14x512 blocks")
 
@@ -189,6 +189,25 @@ def cmd_bench(args):
     return render.frame_to_text(shown.round(3), args.format)
 
 
+def cmd_train(args):
+    """Train a variant from scratch on a dataset; report held-out accuracy and costs."""
+    from analysis import training
+
+    if args.devices > 1:  # before TensorFlow starts
+        training.configure_devices(args.devices)
+    options = {k: v for k, v in _model_options(args).items() if v not in (None, False)}
+    options.pop("num_classes", None)  # the dataset's
+    dataset = training.load_dataset(args.dataset, image_size=args.resolution or args.image_size)
+    result = training.train(args.model, dataset, epochs=args.epochs, batch_size=args.batch_size,
+                            learning_rate=args.learning_rate, seed=args.seed, max_seconds=args.max_seconds,
+                            devices=args.devices, progress=args.format != "json", **options)
+    if args.format == "json":
+        return render.to_json(result.to_dict())
+    import pandas as pd
+
+    return render.frame_to_text(pd.DataFrame([result.to_dict()]).round(4), args.format)
+
+
 def cmd_report(args):
     """Execute the notebooks and export notebooks, HTML, figures, tables and an index."""
     from analysis.report import ReportError, build_report
@@ -234,10 +253,25 @@ def build_parser():
     bench.add_argument("--runtimes", default="keras,xla,litert",
                        help="comma-separated: keras, xla, litert, torch (default keras,xla,litert)")
     bench.add_argument("--batch", type=_int_list, default=[1], help="comma-separated batch sizes (default 1)")
-    bench.add_argument("--threads", type=_positive_int, default=None, help="threads (default: all cores)")
-    bench.add_argument("--repeats", type=_positive_int, default=20, help="timed runs per measurement (default 20)")
+    bench.add_argument("--threads", type=_integer, default=None, help="threads (default: all cores)")
+    bench.add_argument("--repeats", type=_integer, default=20, help="timed runs per measurement (default 20)")
     bench.add_argument("--format", choices=render.FORMATS, default="table")
     bench.set_defaults(run=cmd_bench)
+
+    train = commands.add_parser("train", help="train a variant from scratch and record its accuracy")
+    train.add_argument("model", choices=MODEL_NAMES)
+    _add_model_options(train)
+    train.add_argument("--dataset", default="digits", help="digits, folder:PATH or tfds:NAME (default digits)")
+    train.add_argument("--image-size", type=_integer, default=32, help="image side (default 32; --resolution wins)")
+    train.add_argument("--epochs", type=_integer, default=20)
+    train.add_argument("--batch-size", type=_integer, default=32)
+    train.add_argument("--learning-rate", type=_number, default=1e-3)
+    train.add_argument("--seed", type=_integer, default=0)
+    train.add_argument("--devices", type=_integer, default=1,
+                       help="data-parallel replicas over logical CPU devices (MirroredStrategy)")
+    train.add_argument("--max-seconds", type=_number, default=None, help="stop after this much training time")
+    train.add_argument("--format", choices=render.FORMATS, default="table")
+    train.set_defaults(run=cmd_train)
 
     report = commands.add_parser("report", help="execute the notebooks into a report folder")
     report.add_argument("--quick", action="store_true", help="the shrunken QUICK run (minutes)")

@@ -1,0 +1,128 @@
+"""Datasets and training: it runs, learns, repeats itself with a seed, and rejects bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from analysis import training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return training.load_dataset("digits", image_size=32)
+
+
+def test_digits_split(digits):
+    assert digits.x_train.shape == (1437, 32, 32, 3) and digits.x_test.shape == (360, 32, 32, 3)
+    assert digits.x_train.dtype == np.float32 and 0.0 <= digits.x_train.min() and digits.x_train.max() <= 1.0
+    assert digits.num_classes == 10
+    # stratified: every class holds about a fifth of its images out
+    test_counts, train_counts = np.bincount(digits.y_test), np.bincount(digits.y_train)
+    assert np.all(np.abs(test_counts / (test_counts + train_counts) - 0.2) < 0.01)
+    again = training.load_dataset("digits", image_size=32)
+    np.testing.assert_array_equal(again.y_test, digits.y_test)
+
+
+def _write_images(folder, classes, per_class=3, mode="RGB", size=(12, 10)):
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            channels = {"RGB": 3, "L": 1}[mode]
+            pixels = rng.integers(0, 255, size=size + ((channels,) if channels > 1 else ()), dtype=np.uint8)
+            Image.fromarray(pixels, mode=mode).save(folder / name / f"{i}.png")
+
+
+def test_folder_dataset(tmp_path):
+    _write_images(tmp_path, ["cat", "dog"], per_class=5)
+    data = training.load_dataset(f"folder:{tmp_path}", image_size=16)
+    assert data.class_names == ["cat", "dog"]
+    assert data.x_train.shape[1:] == (16, 16, 3) and len(data.x_train) + len(data.x_test) == 10
+    assert data.x_train.max() <= 1.0
+
+
+def test_bad_datasets(tmp_path):
+    with pytest.raises(ValueError, match="Received dataset='mnist'"):
+        training.load_dataset("mnist")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        training.load_dataset(f"folder:{tmp_path / 'nowhere'}")
+    _write_images(tmp_path / "one", ["only"])
+    with pytest.raises(ValueError, match="at least two class subfolders"):
+        training.load_dataset(f"folder:{tmp_path / 'one'}")
+    _write_images(tmp_path / "broken", ["a", "b"])
+    (tmp_path / "broken" / "b" / "bad.png").write_text("not an image")
+    with pytest.raises(ValueError, match="Unreadable image .*bad.png"):
+        training.load_dataset(f"folder:{tmp_path / 'broken'}")
+    _write_images(tmp_path / "mixed", ["a"], mode="RGB")
+    _write_images(tmp_path / "mixed", ["b"], mode="L")
+    with pytest.raises(ValueError, match="Mixed-channel images"):
+        training.load_dataset(f"folder:{tmp_path / 'mixed'}")
+    with pytest.raises(ValueError, match="tensorflow-datasets"):
+        training.load_dataset("tfds:mnist") if _no_tfds() else pytest.skip("tensorflow-datasets installed")
+
+
+def _no_tfds():
+    try:
+        import tensorflow_datasets  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+def test_training_learns_and_repeats_with_a_seed(digits):
+    runs = [training.train("mobilenet", digits, alpha=0.25, epochs=3, seed=7, record=False, progress=False)
+            for _ in range(2)]
+    assert runs[0].accuracy > 0.3  # chance is 0.1
+    assert runs[0].accuracy == runs[1].accuracy
+    assert runs[0].history == runs[1].history
+    assert runs[0].params > 0 and runs[0].macs > 0 and runs[0].latency_ms > 0
+    assert runs[0].variant == "MobileNet 0.25/32"
+
+
+def test_dataset_smaller_than_one_batch(tmp_path):
+    _write_images(tmp_path, ["a", "b"], per_class=3)
+    data = training.load_dataset(f"folder:{tmp_path}", image_size=32)
+    result = training.train("mobilenet", data, alpha=0.25, epochs=1, batch_size=64, record=False, progress=False)
+    assert result.epochs_run == 1 and 0.0 <= result.accuracy <= 1.0
+
+
+def test_vgg16_trains_at_small_size(digits):
+    result = training.train("vgg16", digits, epochs=1, fc_units=64, learning_rate=1e-4,
+                            record=False, progress=False)
+    assert result.variant == "VGG16/32" and result.epochs_run == 1
+
+
+def test_record_appends_rows(tmp_path):
+    result = training.TrainingResult("m", "v", "d", 0, 1, 0.5, 1.0, 10, 20, 0.1, 1)
+    path = tmp_path / "runs.csv"
+    training.record_result(result, path)
+    training.record_result(result, path)
+    assert path.read_text().count("\n") == 3
+
+
+def test_train_command_data_parallel_over_two_devices():
+    result = subprocess.run(
+        [sys.executable, "-m", "analysis", "train", "mobilenet", "--alpha", "0.25", "--dataset", "digits",
+         "--epochs", "1", "--seed", "3", "--devices", "2", "--format", "json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        env={**os.environ, "SUITE_REPORTS_DIR": os.path.join(ROOT, "reports", "test-runs")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(result.stdout)
+    assert data["devices"] == 2 and data["dataset"] == "digits" and data["model"] == "mobilenet"
+    assert {"accuracy", "train_seconds", "params", "macs"} <= set(data)
+
+
+def test_train_command_bad_input(capsys):
+    from analysis.__main__ import main
+
+    assert main(["train", "mobilenet", "--dataset", "imagenet"]) == 2
+    assert "Received dataset='imagenet'" in capsys.readouterr().err
+    assert main(["train", "mobilenet", "--epochs", "0"]) == 2
+    assert "Received epochs=0" in capsys.readouterr().err
