@@ -1,0 +1,76 @@
+"""Accuracy against cost: published results joined with computed costs and measured latency.
+
+Costs are per image: MACs (multiply-adds) and parameters as the paper counts
+them (convolution and fully connected weights, no batch-norm variables),
+both computed from our own networks. Latency is whatever the caller
+measured here (``analysis.latency``), joined by variant label and runtime.
+"""
+
+import numpy as np
+import pandas as pd
+
+from analysis import variants
+from analysis.published import _costs, published
+
+
+def _variant_of(row):
+    """(model, options) of a published row that our networks can build, else None."""
+    if row["model"] == "VGG16":
+        return ("vgg16", {}) if row["resolution"] in (224, 256) or pd.isna(row["resolution"]) else None
+    if row["model"] != "MobileNet" or pd.isna(row["alpha"]):
+        return None
+    options = {"alpha": float(row["alpha"]), "resolution": int(row["resolution"])}
+    if row["variant"] == "conv":
+        options["conv"] = True
+    elif row["variant"] == "shallow":
+        options["shallow"] = True
+    return "mobilenet", options
+
+
+def published_with_costs(latency=None):
+    """Every published row with the computed MACs and parameters of the same variant.
+
+    Args:
+        latency: optional DataFrame of measurements (``model`` = variant label,
+            ``runtime``, ``ms_per_image``), e.g. from ``analysis.latency.benchmark``;
+            joined as one ``<runtime>_ms`` column per runtime.
+
+    Returns:
+        ``published()`` plus variant (our label, or None for networks we do
+        not build), computed_macs_millions and computed_params_millions.
+    """
+    table = published()
+    labels, macs, params = [], [], []
+    for _, row in table.iterrows():
+        found = _variant_of(row)
+        if found is None:
+            labels.append(None)
+            macs.append(np.nan)
+            params.append(np.nan)
+            continue
+        model, options = found
+        model_macs, model_params, _ = _costs(model, **options)
+        labels.append(variants.label(model, **options))
+        macs.append(model_macs / 1e6)
+        params.append(model_params / 1e6)
+    table["variant_label"] = labels
+    table["computed_macs_millions"] = macs
+    table["computed_params_millions"] = params
+    if latency is not None and len(latency):
+        wide = latency.pivot_table(index="model", columns="runtime", values="ms_per_image", aggfunc="median")
+        wide.columns = [f"{c}_ms" for c in wide.columns]
+        table = table.merge(wide, left_on="variant_label", right_index=True, how="left")
+    return table
+
+
+def pareto_front(cost, accuracy):
+    """True for each point that no other point beats on both lower cost and higher accuracy."""
+    cost = np.asarray(cost, dtype=float)
+    accuracy = np.asarray(accuracy, dtype=float)
+    front = np.zeros(len(cost), dtype=bool)
+    for i in range(len(cost)):
+        if np.isnan(cost[i]) or np.isnan(accuracy[i]):
+            continue
+        dominated = ((cost <= cost[i]) & (accuracy >= accuracy[i]) & ((cost < cost[i]) | (accuracy > accuracy[i])))
+        front[i] = not dominated.any()
+    return front
