@@ -263,9 +263,9 @@ def build_parser():
     _add_model_options(train)
     train.add_argument("--dataset", default="digits", help="digits, folder:PATH or tfds:NAME (default digits)")
     train.add_argument("--image-size", type=_integer, default=32, help="image side (default 32; --resolution wins)")
-    train.add_argument("--epochs", type=_integer, default=20)
+    train.add_argument("--epochs", type=_integer, default=None, help="most epochs (default: the model's recommended)")
     train.add_argument("--batch-size", type=_integer, default=32)
-    train.add_argument("--learning-rate", type=_number, default=1e-3)
+    train.add_argument("--learning-rate", type=_number, default=None, help="default: the model's recommended")
     train.add_argument("--seed", type=_integer, default=0)
     train.add_argument("--devices", type=_integer, default=1,
                        help="data-parallel replicas over logical CPU devices (MirroredStrategy)")

@@ -38,6 +38,12 @@ from analysis import paths
 
 DATASETS = ("digits", "folder:PATH", "tfds:NAME")
 SMALL_DATA_BN_MOMENTUM = 0.9
+# Settings that reach the README's accuracy targets on digits at 32x32
+# (benchmarks/bench_training.py); ``train`` uses them where not told otherwise.
+RECOMMENDED = {
+    "mobilenet": {"epochs": 40, "learning_rate": 3e-3, "patience": 10},
+    "vgg16": {"epochs": 20, "learning_rate": 1e-4, "patience": 6, "fc_units": 256},
+}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
@@ -253,7 +259,7 @@ def build_for_dataset(model, dataset, **options):
     return variants.build(model, **options)
 
 
-def train(model, dataset="digits", *, epochs=20, batch_size=32, learning_rate=1e-3, patience=5,
+def train(model, dataset="digits", *, epochs=None, batch_size=32, learning_rate=None, patience=None,
           seed=0, max_seconds=None, devices=1, deterministic=True, progress=True, record=True,
           image_size=32, **options):
     """Train ``model`` ("vgg16" or "mobilenet", with variant ``options``) from scratch.
@@ -272,6 +278,8 @@ def train(model, dataset="digits", *, epochs=20, batch_size=32, learning_rate=1e
             gives the same result.
         record: append the result to reports/tables/training_runs.csv.
         options: variant options (alpha, resolution, bn_momentum, fc_units, ...).
+        ``epochs``, ``learning_rate``, ``patience`` (and VGG16's ``fc_units``)
+        left as None take the model's ``RECOMMENDED`` settings.
 
     Returns:
         A ``TrainingResult`` (its ``history`` holds the per-epoch curves).
@@ -283,6 +291,12 @@ def train(model, dataset="digits", *, epochs=20, batch_size=32, learning_rate=1e
     from analysis.latency import measure
     from analysis.variants import label
 
+    recommended = RECOMMENDED.get(model, {})
+    epochs = recommended.get("epochs", 20) if epochs is None else epochs
+    learning_rate = recommended.get("learning_rate", 1e-3) if learning_rate is None else learning_rate
+    patience = recommended.get("patience", 5) if patience is None else patience
+    if "fc_units" in recommended:
+        options.setdefault("fc_units", recommended["fc_units"])
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("devices", devices)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer. Received {name}={value!r}")
