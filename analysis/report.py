@@ -9,6 +9,7 @@ SVG) and tables (``tables/``, CSV) that the notebooks save, and
 ``index.html`` linking them all with the machine, package versions and date.
 """
 
+import contextlib
 import datetime
 import html
 import importlib.metadata
@@ -20,7 +21,8 @@ from pathlib import Path
 from analysis import paths
 
 # The notebooks in the order they build on each other.
-NOTEBOOKS = ("01_architectures",)
+NOTEBOOKS = ("01_architectures", "02_separable_convolution", "03_parameters_and_flops",
+             "04_latency", "05_accuracy_tradeoffs")
 CELL_TIMEOUT_S = 1800
 _VERSIONED_PACKAGES = ("tensorflow-cpu", "keras", "torch", "fvcore", "numpy", "pandas",
                        "matplotlib", "seaborn", "nbclient")
@@ -75,7 +77,7 @@ def inject_parameters(notebook, quick):
     return notebook
 
 
-def execute_notebook(path, out_dir, quick, progress=True):
+def execute_notebook(path, out_dir, quick, progress=True, kernel_name="python3"):
     """Execute one notebook in a fresh kernel; write the executed copy and its HTML page."""
     import nbformat
     from nbclient import NotebookClient
@@ -85,9 +87,9 @@ def execute_notebook(path, out_dir, quick, progress=True):
 
     notebook = inject_parameters(nbformat.read(path, as_version=4), quick)
     code_cells = sum(c.cell_type == "code" for c in notebook.cells)
-    bar = tqdm(total=code_cells, desc=path.stem, unit="cell", disable=not progress, leave=True)
+    bar = tqdm(total=code_cells, desc=f"  {path.stem}", unit="cell", disable=not progress, leave=False)
     client = NotebookClient(
-        notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+        notebook, timeout=CELL_TIMEOUT_S, kernel_name=kernel_name,
         resources={"metadata": {"path": str(path.parent)}},
         on_cell_executed=lambda cell, cell_index, execute_reply: bar.update(1),
     )
@@ -114,30 +116,41 @@ def _has_error(cell):
     return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
 
-def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True):
+def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True, notebooks_dir=None,
+                 kernel_name="python3"):
     """Execute ``names`` in order into ``out_dir`` (default reports/) and write its index.
 
     A failing cell stops the run with a ``ReportError`` naming the notebook,
     the cell and the error; what already succeeded stays on disk.
     """
+    from tqdm.auto import tqdm
+
     out_dir = check_out_dir(out_dir or paths.REPORTS_DIR)
-    notebooks = notebook_paths(names)
+    notebooks = notebook_paths(names, notebooks_dir)
     result = ReportResult(out_dir=out_dir)
-    saved_env = os.environ.get("SUITE_REPORTS_DIR")
-    os.environ["SUITE_REPORTS_DIR"] = str(out_dir.resolve())  # the kernels save figures here
-    os.environ["QUICK"] = "1" if quick else "0"
-    try:
-        for path in notebooks:
-            result.notebooks.append(execute_notebook(path, out_dir, quick, progress))
-    finally:
-        if saved_env is None:
-            os.environ.pop("SUITE_REPORTS_DIR", None)
-        else:
-            os.environ["SUITE_REPORTS_DIR"] = saved_env
+    # The kernels inherit this environment: they save figures under out_dir and read QUICK.
+    with _environment(SUITE_REPORTS_DIR=str(out_dir.resolve()), QUICK="1" if quick else "0"):
+        for path in tqdm(notebooks, desc="notebooks", unit="notebook", disable=not progress):
+            result.notebooks.append(execute_notebook(path, out_dir, quick, progress, kernel_name))
     result.figures = sorted((out_dir / "figures").glob("*.png"))
     result.tables = sorted((out_dir / "tables").glob("*.csv"))
     result.index = write_index(result, quick)
     return result
+
+
+@contextlib.contextmanager
+def _environment(**variables):
+    """Set environment variables for the duration of a block, then restore them."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def environment_summary():

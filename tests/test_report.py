@@ -1,0 +1,90 @@
+"""python -m analysis report: executes notebooks in fresh kernels and exports what they made."""
+
+import nbformat
+import pytest
+
+from analysis import report
+from analysis.__main__ import main
+
+
+def _notebook(path, *code_cells):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cells = [nbformat.v4.new_markdown_cell("# Setup")]
+    parameters = nbformat.v4.new_code_cell("QUICK = False")
+    parameters.metadata["tags"] = ["parameters"]
+    cells.append(parameters)
+    cells += [nbformat.v4.new_code_cell(code) for code in code_cells]
+    notebook.cells = cells
+    nbformat.write(notebook, path)
+
+
+FIGURE_CELL = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import analysis.paths, analysis.plots
+fig, ax = plt.subplots()
+ax.plot([1, 2], [3, 4])
+analysis.plots.save_fig(fig, "tiny_figure")
+analysis.paths.TABLES_DIR.mkdir(parents=True, exist_ok=True)
+(analysis.paths.TABLES_DIR / "tiny.csv").write_text("a,b\\n1,2\\n")
+print("QUICK is", QUICK)
+"""
+
+
+@pytest.fixture
+def notebooks_dir(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "01_first.ipynb", FIGURE_CELL)
+    _notebook(folder / "02_broken.ipynb", "x = 1", "raise RuntimeError('the second cell fails')")
+    return folder
+
+
+def test_report_writes_notebooks_pages_figures_tables_and_index(notebooks_dir, tmp_path):
+    out = tmp_path / "out"
+    result = report.build_report(out, quick=True, names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
+    executed = nbformat.read(out / "01_first.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and injected[0].source == "QUICK = True"
+    assert "QUICK is True" in executed.cells[-1].outputs[0]["text"]
+    assert (out / "01_first.html").read_text().startswith("<!DOCTYPE html>")
+    assert (out / "figures" / "tiny_figure.png").is_file() and (out / "figures" / "tiny_figure.svg").is_file()
+    assert result.tables == [out / "tables" / "tiny.csv"]
+    index = (out / "index.html").read_text()
+    for link in ("01_first.html", "01_first.ipynb", "figures/tiny_figure.png", "tables/tiny.csv", "cores"):
+        assert link in index
+
+
+def test_failing_cell_names_notebook_and_cell_and_keeps_earlier_work(notebooks_dir, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(report.ReportError, match=r"02_broken.ipynb, cell 4: RuntimeError: the second cell fails"):
+        report.build_report(out, names=("01_first", "02_broken"), notebooks_dir=notebooks_dir, progress=False)
+    assert (out / "01_first.html").is_file() and (out / "02_broken.ipynb").is_file()
+
+
+def test_bad_out_missing_notebook_and_dead_kernel(notebooks_dir, tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    with pytest.raises(ValueError, match="--out must be a folder"):
+        report.build_report(a_file, names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
+    with pytest.raises(ValueError, match="not a writable folder"):
+        report.build_report(a_file / "below", names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
+    with pytest.raises(report.ReportError, match="missing .*03_absent.ipynb"):
+        report.build_report(tmp_path / "o", names=("03_absent",), notebooks_dir=notebooks_dir, progress=False)
+    with pytest.raises(report.ReportError, match="01_first.ipynb: the kernel failed"):
+        report.build_report(tmp_path / "o", names=("01_first",), notebooks_dir=notebooks_dir, progress=False,
+                            kernel_name="no-such-kernel")
+
+
+def test_report_command_bad_out_is_one_line(tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    assert main(["report", "--out", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--out must be a folder" in err
+
+
+def test_the_suite_lists_its_notebooks_in_order():
+    assert [name[:2] for name in report.NOTEBOOKS] == ["01", "02", "03", "04", "05"]
