@@ -210,14 +210,16 @@ def cmd_train(args):
 
 def cmd_report(args):
     """Execute the notebooks and export notebooks, HTML, figures, tables and an index."""
-    from analysis.report import ReportError, build_report
+    from analysis.report import ReportError, build_report, update_gallery
 
     try:
         result = build_report(out_dir=args.out, quick=args.quick)
+        gallery = update_gallery(result.out_dir / "figures") if args.gallery else []
     except ReportError as error:
         raise CommandFailed(str(error)) from None
     return (f"Report written to {result.index} ({len(result.notebooks)} notebooks, "
-            f"{len(result.figures)} figures, {len(result.tables)} tables)")
+            f"{len(result.figures)} figures, {len(result.tables)} tables"
+            + (f"; {len(gallery)} gallery figures updated)" if gallery else ")"))
 
 
 def build_parser():
@@ -276,6 +278,8 @@ def build_parser():
     report = commands.add_parser("report", help="execute the notebooks into a report folder")
     report.add_argument("--quick", action="store_true", help="the shrunken QUICK run (minutes)")
     report.add_argument("--out", default=None, help="output folder (default reports/)")
+    report.add_argument("--gallery", action="store_true",
+                        help="also refresh the README's gallery (docs/gallery/) from the new figures")
     report.set_defaults(run=cmd_report)
     return parser
 

@@ -24,6 +24,12 @@ from analysis import paths
 NOTEBOOKS = ("01_architectures", "02_separable_convolution", "03_parameters_and_flops",
              "04_latency", "05_accuracy_tradeoffs")
 CELL_TIMEOUT_S = 1800
+# The key figures shown in the README, committed as small PNGs under docs/gallery/.
+GALLERY = ("01_mobilenet_architecture", "02_separable_ratio", "03_params_macs_by_role",
+           "03_alpha_rho_heatmaps", "04_mac_ratio_vs_speed_ratio", "04_roofline",
+           "05_published_accuracy_vs_cost", "05_batchnorm_momentum")
+GALLERY_DIR = paths.PROJECT_ROOT / "docs" / "gallery"
+GALLERY_WIDTH_PX = 900
 _VERSIONED_PACKAGES = ("tensorflow-cpu", "keras", "torch", "fvcore", "numpy", "pandas",
                        "matplotlib", "seaborn", "nbclient")
 
@@ -151,6 +157,30 @@ def _environment(**variables):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def update_gallery(figures_dir, gallery_dir=GALLERY_DIR, names=GALLERY, width=GALLERY_WIDTH_PX):
+    """Copy the ``names`` figures from ``figures_dir`` into ``gallery_dir``, at most ``width`` pixels wide.
+
+    Returns the written paths; a figure the report did not make is a ``ReportError``.
+    """
+    from PIL import Image
+
+    missing = [n for n in names if not (Path(figures_dir) / f"{n}.png").is_file()]
+    if missing:
+        raise ReportError(f"Gallery figures missing from {figures_dir}: {', '.join(missing)}")
+    gallery_dir = Path(gallery_dir)
+    gallery_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        with Image.open(Path(figures_dir) / f"{name}.png") as image:
+            image = image.convert("RGB")
+            if image.width > width:
+                image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+            target = gallery_dir / f"{name}.png"
+            image.save(target, optimize=True)
+            written.append(target)
+    return written
 
 
 def environment_summary():

@@ -88,3 +88,24 @@ def test_report_command_bad_out_is_one_line(tmp_path, capsys):
 
 def test_the_suite_lists_its_notebooks_in_order():
     assert [name[:2] for name in report.NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+
+
+def test_gallery_copies_small_pngs(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.plots import save_fig
+
+    figures = tmp_path / "figures"
+    fig, ax = plt.subplots(figsize=(12, 4))
+    ax.plot([0, 1])
+    save_fig(fig, "wide", directory=figures)
+    written = report.update_gallery(figures, tmp_path / "gallery", names=("wide",), width=300)
+    from PIL import Image
+
+    with Image.open(written[0]) as image:
+        assert image.width == 300
+    with pytest.raises(report.ReportError, match="missing .*absent"):
+        report.update_gallery(figures, tmp_path / "gallery", names=("absent",))
