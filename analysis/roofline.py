@@ -157,6 +157,18 @@ def validate_latency_model(labels, features, measured_ms, runtime):
     return pd.DataFrame(rows)
 
 
+def _layer_call(layer):
+    """``layer`` as a function of its input tensors, in inference mode.
+
+    A closure rather than a lambda with a default argument: ``tf.function``
+    would take the default argument for an input of its signature.
+    """
+    def call(*tensors):
+        return layer(tensors[0], training=False) if len(tensors) == 1 else layer(list(tensors))
+
+    return call
+
+
 def time_layers(model, batch=1, repeats=10, warmup=2, jit_compile=False):
     """Each layer of ``model`` timed on its own input (TensorFlow backend), median ms.
 
@@ -172,8 +184,7 @@ def time_layers(model, batch=1, repeats=10, warmup=2, jit_compile=False):
     for layer in model.layers[1:]:
         inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
         tensors = [tf.constant(rng.uniform(0, 1, (batch,) + tuple(t.shape[1:])).astype("float32")) for t in inputs]
-        function = tf.function(lambda *t, _layer=layer: _layer(*t, training=False) if len(t) == 1 else _layer(list(t)),
-                               jit_compile=jit_compile)
+        function = tf.function(_layer_call(layer), jit_compile=jit_compile)
         times = time_calls(lambda: function(*tensors).numpy(), repeats, warmup)
         rows.append({"name": layer.name, "measured_ms": float(np.median(times) * 1e3)})
     return pd.DataFrame(rows)

@@ -68,3 +68,12 @@ def test_theoretical_peak_formula(monkeypatch):
     monkeypatch.setattr(machine, "cpu_flags", lambda: {"fma", "avx2"})
     monkeypatch.setattr(machine, "clock_ghz", lambda: 2.0)
     assert machine.theoretical_peak_gflops(cores=4) == 4 * 2 * 8 * 2 * 2.0
+
+
+def test_time_layers_times_every_layer_on_its_own_input(conv_bn_table):
+    inputs = keras.Input((16, 16, 8))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="conv_bn")(x)
+    times = roofline.time_layers(keras.Model(inputs, x), batch=2, repeats=3, warmup=1)
+    assert list(times["name"]) == ["conv", "conv_bn"]
+    assert (times["measured_ms"] > 0).all()
