@@ -11,12 +11,13 @@
 - Theoretical peak, where derivable: cores x FMA units x vector lanes x 2 x
   clock, assuming 2 FMA units per core (stated in the result).
 
-Timings are medians of repeats after a warm-up.
+Peak and bandwidth take the best of repeats after a warm-up (STREAM's
+convention): what the machine can do, which a neighbour's load on a shared
+host only ever lowers. Latencies elsewhere in the suite are medians.
 """
 
 import os
 import platform
-import statistics
 import time
 from dataclasses import asdict, dataclass
 
@@ -70,7 +71,7 @@ def last_level_cache_bytes():
     return max(sizes) if sizes else 32 * 1024**2
 
 
-def _median_seconds(work, repeats, warmup=3):
+def _best_seconds(work, repeats, warmup=3):
     for _ in range(warmup):
         work()
     times = []
@@ -78,7 +79,7 @@ def _median_seconds(work, repeats, warmup=3):
         start = time.perf_counter()
         work()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def matmul_gflops(size=2048, repeats=7):
@@ -91,7 +92,7 @@ def matmul_gflops(size=2048, repeats=7):
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
     flops = 2.0 * size**3
-    result = {"numpy": flops / _median_seconds(lambda: a @ b, repeats) / 1e9}
+    result = {"numpy": flops / _best_seconds(lambda: a @ b, repeats) / 1e9}
     import nets  # noqa: F401  (starts Keras quietly)
     import keras
 
@@ -100,7 +101,7 @@ def matmul_gflops(size=2048, repeats=7):
 
         ta, tb = tf.constant(a), tf.constant(b)
         product = tf.function(lambda: tf.linalg.matmul(ta, tb))
-        result["tensorflow"] = flops / _median_seconds(lambda: product().numpy(), repeats) / 1e9
+        result["tensorflow"] = flops / _best_seconds(lambda: product().numpy(), repeats) / 1e9
     return result
 
 
@@ -113,7 +114,7 @@ def triad_bandwidth_gbs(cache_multiple=4, repeats=7):
     b = torch.rand(elements)
     c = torch.rand(elements)
     a = torch.empty(elements)
-    seconds = _median_seconds(lambda: torch.add(b, c, alpha=3.0, out=a), repeats)
+    seconds = _best_seconds(lambda: torch.add(b, c, alpha=3.0, out=a), repeats)
     return 3 * 4 * elements / seconds / 1e9, 3 * 4 * elements
 
 
@@ -124,7 +125,13 @@ def clock_ghz():
 
 
 def theoretical_peak_gflops(cores=None):
-    """cores x FMA units (assumed 2) x float32 lanes x 2 x clock, or None if not derivable."""
+    """cores x FMA units (assumed 2) x float32 lanes x 2 x clock, or None if not derivable.
+
+    An estimate: it assumes full-width FMA units for the widest vector ISA
+    (AMD's Zen 4 runs AVX-512 on 256-bit units, half of this) and the clock
+    that /proc/cpuinfo reports (a virtual machine's nominal clock, not its
+    boost clock).
+    """
     flags, clock = cpu_flags(), clock_ghz()
     if not clock or "fma" not in flags:
         return None
@@ -171,6 +178,7 @@ def measure(matrix_size=2048, repeats=7):
         bandwidth_gbs=bandwidth, cache_bandwidth_gbs=cache_bandwidth, triad_bytes=triad_bytes,
         last_level_cache_bytes=last_level_cache_bytes(),
         ridge_flops_per_byte=peak / bandwidth,
-        note=(f"peak: best median of {matrix_size}^3 float32 matrix products; bandwidth: torch triad "
-              f"over {triad_bytes / 1e6:.0f} MB; theoretical peak assumes {FMA_UNITS_ASSUMED} FMA units per core"),
+        note=(f"peak: best of {repeats} {matrix_size}^3 float32 matrix products; bandwidth: best of "
+              f"{repeats} torch triads over {triad_bytes / 1e6:.0f} MB; theoretical peak assumes "
+              f"{FMA_UNITS_ASSUMED} full-width FMA units per core at the reported clock"),
     )

@@ -123,12 +123,21 @@ class LatencyModel:
         return sum(self.efficiency[r] * features[r] for r in MODEL_ROLES) + self.per_layer_ms * features["layers"]
 
 
-def fit_latency_model(features, measured_ms, runtime):
-    """Fit efficiencies (>= 0, one per role) and a per-layer overhead by NNLS, on relative error.
+PRIOR_WEIGHT = 0.01
+
+
+def fit_latency_model(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
+    """Fit efficiencies (>= 0, one per group) and a per-layer overhead by NNLS, on relative error.
+
+    The variants of one family grow together, so their features are nearly
+    collinear; a weak prior pulls each group's factor towards 1 (time =
+    roofline bound), so that a group the data cannot pin down is not given
+    an absurd factor.
 
     Args:
         features: list of ``model_features`` dicts, one per network variant.
         measured_ms: the measured median time of each, in ms.
+        prior_weight: strength of the pull towards 1 (0 turns it off).
     """
     from scipy.optimize import nnls
 
@@ -136,12 +145,18 @@ def fit_latency_model(features, measured_ms, runtime):
     matrix = np.array([[f[c] for c in columns] for f in features], dtype=float)
     target = np.asarray(measured_ms, dtype=float)
     weights = 1.0 / target  # fit relative errors, so small variants count as much as VGG16
-    coefficients, _ = nnls(matrix * weights[:, None], target * weights)
+    rows, values = matrix * weights[:, None], target * weights
+    if prior_weight:
+        prior = np.zeros((len(MODEL_ROLES), len(columns)))
+        prior[:, :len(MODEL_ROLES)] = np.sqrt(prior_weight) * np.eye(len(MODEL_ROLES))
+        rows = np.vstack([rows, prior])
+        values = np.concatenate([values, np.full(len(MODEL_ROLES), np.sqrt(prior_weight))])
+    coefficients, _ = nnls(rows, values)
     return LatencyModel(runtime=runtime, efficiency=dict(zip(MODEL_ROLES, coefficients[:-1])),
                         per_layer_ms=float(coefficients[-1]))
 
 
-def validate_latency_model(labels, features, measured_ms, runtime):
+def validate_latency_model(labels, features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
     """Leave-one-out validation: each variant predicted by a model fitted to all the others.
 
     Returns:
@@ -150,7 +165,8 @@ def validate_latency_model(labels, features, measured_ms, runtime):
     rows = []
     for i, label in enumerate(labels):
         keep = [j for j in range(len(labels)) if j != i]
-        model = fit_latency_model([features[j] for j in keep], [measured_ms[j] for j in keep], runtime)
+        model = fit_latency_model([features[j] for j in keep], [measured_ms[j] for j in keep], runtime,
+                                  prior_weight)
         predicted = model.predict(features[i])
         rows.append({"runtime": runtime, "variant": label, "measured_ms": float(measured_ms[i]),
                      "predicted_ms": predicted, "error": predicted / measured_ms[i] - 1.0})
