@@ -306,7 +306,7 @@ def draw_roofline(bounds_by_model, profile, ax=None, measured=None):
     """
     from matplotlib.lines import Line2D
 
-    from analysis.roofline import _role_group
+    from analysis.roofline import role_group
 
     if not isinstance(bounds_by_model, dict) or not bounds_by_model:
         raise ValueError(
@@ -337,7 +337,7 @@ def draw_roofline(bounds_by_model, profile, ax=None, measured=None):
             seconds = rows["bound_ms"] / 1e3
         gflops = rows["ops"] / seconds / 1e9
         for role, x, y in zip(rows["role"], rows["intensity"], gflops):
-            points.append((label, _role_group(role), float(x), float(y)))
+            points.append((label, role_group(role), float(x), float(y)))
     if not points:
         raise ValueError("No layer to draw: no layer with ops > 0 (or with a measured time) in the tables given")
 

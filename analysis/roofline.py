@@ -95,7 +95,8 @@ def network_bound_ms(bounds):
     return float(bounds["bound_ms"].sum())
 
 
-def _role_group(role):
+def role_group(role):
+    """The latency model's group of a ``layer_role``: Matrix product, Depthwise or Other."""
     if role.startswith("Conv DW"):
         return "Depthwise"
     if role.startswith("Conv") or role == "Fully connected":
@@ -105,7 +106,7 @@ def _role_group(role):
 
 def model_features(bounds):
     """Features of the latency model for one network: summed bound per role (ms) and layer count."""
-    summed = bounds.groupby(bounds["role"].map(_role_group))["bound_ms"].sum()
+    summed = bounds.groupby(bounds["role"].map(role_group))["bound_ms"].sum()
     features = {role: float(summed.get(role, 0.0)) for role in MODEL_ROLES}
     features["layers"] = float(len(bounds))
     return features
