@@ -79,8 +79,8 @@ def _printed_strings():
 
 
 @lru_cache(maxsize=None)
-def _costs(model, **options):
-    """(MACs, paper-convention params, conv-only MACs, table) of one variant."""
+def variant_costs(model, **options):
+    """(MACs per image, paper-convention parameters, layer_table) of one variant, cached."""
     table = layer_table(variants.build(model, **options))
     weighted = table[table["type"].isin(_WEIGHT_TYPES)]
     return int(table["macs"].sum()), int(weighted["params"].sum()), table
@@ -105,7 +105,7 @@ def _row(table, row, quantity, computed, printed, note_args=None):
 
 
 def _table2_rows():
-    _, _, table = _costs("mobilenet")
+    _, _, table = variant_costs("mobilenet")
     weighted = table[table["type"].isin(_WEIGHT_TYPES)].copy()
     # The paper's shares count kernels only: leave out the classifier's bias.
     classifier = weighted["name"] == "conv_preds"
@@ -133,16 +133,26 @@ def _table3_rows():
     return rows
 
 
-def _variant_of(row):
-    """(label, model, options) for a MobileNet-paper row of published.csv."""
+def variant_of(row):
+    """(model, options) of a published row that our networks can build, else None."""
     if row["model"] == "VGG16":
-        return "VGG16", "vgg16", {}
+        resolution = row["resolution"]
+        return ("vgg16", {}) if pd.isna(resolution) or resolution == "" or int(resolution) in (224, 256) else None
+    if row["model"] != "MobileNet" or pd.isna(row["alpha"]) or row["alpha"] == "":
+        return None
     options = {"alpha": float(row["alpha"]), "resolution": int(row["resolution"])}
-    if row["variant"] == "conv":
-        return "Conv MobileNet", "mobilenet", {**options, "conv": True}
-    if row["variant"] == "shallow":
-        return "Shallow MobileNet", "mobilenet", {**options, "shallow": True}
-    return variants.label("mobilenet", **options), "mobilenet", options
+    if row["variant"] in ("conv", "shallow"):
+        options[row["variant"]] = True
+    return "mobilenet", options
+
+
+def _paper_label(model, options):
+    """The row label of the paper's tables: its own names for the Conv and shallow MobileNets."""
+    if options.get("conv"):
+        return "Conv MobileNet"
+    if options.get("shallow"):
+        return "Shallow MobileNet"
+    return variants.label(model, **options)
 
 
 def reproduce_paper_tables():
@@ -160,8 +170,9 @@ def reproduce_paper_tables():
     for _, source in paper.iterrows():
         if source["model"] not in ("MobileNet", "VGG16"):
             continue
-        label, model, options = _variant_of(source)
-        macs, params, table = _costs(model, **options)
+        model, options = variant_of(source)
+        label = _paper_label(model, options)
+        macs, params, table = variant_costs(model, **options)
         note_args = None
         if model == "vgg16":
             convs = table[table["name"].str.match(r"^conv\d_\d$")]
@@ -169,6 +180,6 @@ def reproduce_paper_tables():
         rows.append(_row(source["table"], label, "mult_adds_millions", macs / 1e6,
                          source["mult_adds_millions"], note_args))
         rows.append(_row(source["table"], label, "params_millions", params / 1e6, source["params_millions"]))
-    macs, _, _ = _costs("mobilenet")
+    macs, _, _ = variant_costs("mobilenet")
     rows.append(_row("keras docs", "MobileNet 1.0/224", "mult_adds_millions", macs / 1e6, KERAS_DOCSTRING_MULT_ADDS))
     return pd.DataFrame(rows)

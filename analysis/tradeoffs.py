@@ -10,21 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import variants
-from analysis.published import _costs, published
-
-
-def _variant_of(row):
-    """(model, options) of a published row that our networks can build, else None."""
-    if row["model"] == "VGG16":
-        return ("vgg16", {}) if row["resolution"] in (224, 256) or pd.isna(row["resolution"]) else None
-    if row["model"] != "MobileNet" or pd.isna(row["alpha"]):
-        return None
-    options = {"alpha": float(row["alpha"]), "resolution": int(row["resolution"])}
-    if row["variant"] == "conv":
-        options["conv"] = True
-    elif row["variant"] == "shallow":
-        options["shallow"] = True
-    return "mobilenet", options
+from analysis.published import published, variant_costs, variant_of
 
 
 def published_with_costs(latency=None):
@@ -42,14 +28,14 @@ def published_with_costs(latency=None):
     table = published()
     labels, macs, params = [], [], []
     for _, row in table.iterrows():
-        found = _variant_of(row)
+        found = variant_of(row)
         if found is None:
             labels.append(None)
             macs.append(np.nan)
             params.append(np.nan)
             continue
         model, options = found
-        model_macs, model_params, _ = _costs(model, **options)
+        model_macs, model_params, _ = variant_costs(model, **options)
         labels.append(variants.label(model, **options))
         macs.append(model_macs / 1e6)
         params.append(model_params / 1e6)
