@@ -199,7 +199,8 @@ def cmd_train(args):
     options.pop("num_classes", None)  # the dataset's
     dataset = training.load_dataset(args.dataset, image_size=args.resolution or args.image_size)
     result = training.train(args.model, dataset, epochs=args.epochs, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate, seed=args.seed, max_seconds=args.max_seconds,
+                            learning_rate=args.learning_rate, augment=args.augment, seed=args.seed,
+                            max_seconds=args.max_seconds,
                             devices=args.devices, progress=args.format != "json", **options)
     if args.format == "json":
         return render.to_json(result.to_dict())
@@ -217,9 +218,11 @@ def cmd_report(args):
         gallery = update_gallery(result.out_dir / "figures") if args.gallery else []
     except ReportError as error:
         raise CommandFailed(str(error)) from None
+    timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.seconds.items())
     return (f"Report written to {result.index} ({len(result.notebooks)} notebooks, "
             f"{len(result.figures)} figures, {len(result.tables)} tables"
-            + (f"; {len(gallery)} gallery figures updated)" if gallery else ")"))
+            + (f"; {len(gallery)} gallery figures updated)" if gallery else ")")
+            + f"\nNotebooks took {sum(result.seconds.values()):.0f} s: {timings}")
 
 
 def build_parser():
@@ -268,6 +271,8 @@ def build_parser():
     train.add_argument("--epochs", type=_integer, default=None, help="most epochs (default: the model's recommended)")
     train.add_argument("--batch-size", type=_integer, default=32)
     train.add_argument("--learning-rate", type=_number, default=None, help="default: the model's recommended")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="shift, turn and zoom the training images each epoch (default: the model's recommended)")
     train.add_argument("--seed", type=_integer, default=0)
     train.add_argument("--devices", type=_integer, default=1,
                        help="data-parallel replicas over logical CPU devices (MirroredStrategy)")

@@ -41,7 +41,7 @@ SMALL_DATA_BN_MOMENTUM = 0.9
 # Settings that reach the README's accuracy targets on digits at 32x32
 # (benchmarks/bench_training.py); ``train`` uses them where not told otherwise.
 RECOMMENDED = {
-    "mobilenet": {"epochs": 40, "learning_rate": 3e-3, "patience": 20},
+    "mobilenet": {"epochs": 80, "learning_rate": 3e-3, "patience": 30, "augment": True},
     "vgg16": {"epochs": 20, "learning_rate": 1e-4, "patience": 6, "fc_units": 256},
 }
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -266,7 +266,7 @@ def build_for_dataset(model, dataset, **options):
 
 
 def train(model, dataset="digits", *, epochs=None, batch_size=32, learning_rate=None, patience=None,
-          seed=0, max_seconds=None, devices=1, deterministic=True, progress=True, record=True,
+          augment=None, seed=0, max_seconds=None, devices=1, deterministic=True, progress=True, record=True,
           image_size=32, **options):
     """Train ``model`` ("vgg16" or "mobilenet", with variant ``options``) from scratch.
 
@@ -278,6 +278,8 @@ def train(model, dataset="digits", *, epochs=None, batch_size=32, learning_rate=
             and ``max_seconds`` may stop sooner.
         batch_size: global batch size, split over ``devices``.
         learning_rate: Adam's initial rate, cosine-decayed to 0 over ``epochs``.
+        augment: shift, rotate and zoom the training images at random each
+            epoch (``augmentation``), seeded by ``seed``.
         seed: seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``).
         devices: data-parallel replicas: ``tf.distribute.MirroredStrategy`` over
             that many logical CPU devices (see ``configure_devices``).
@@ -285,7 +287,7 @@ def train(model, dataset="digits", *, epochs=None, batch_size=32, learning_rate=
             gives the same result.
         record: append the result to reports/tables/training_runs.csv.
         options: variant options (alpha, resolution, bn_momentum, fc_units, ...).
-        ``epochs``, ``learning_rate``, ``patience`` (and VGG16's ``fc_units``)
+        ``epochs``, ``learning_rate``, ``patience``, ``augment`` (and VGG16's ``fc_units``)
         left as None take the model's ``RECOMMENDED`` settings.
 
     Returns:
@@ -302,6 +304,7 @@ def train(model, dataset="digits", *, epochs=None, batch_size=32, learning_rate=
     epochs = recommended.get("epochs", 20) if epochs is None else epochs
     learning_rate = recommended.get("learning_rate", 1e-3) if learning_rate is None else learning_rate
     patience = recommended.get("patience", 5) if patience is None else patience
+    augment = recommended.get("augment", False) if augment is None else augment
     if "fc_units" in recommended:
         options.setdefault("fc_units", recommended["fc_units"])
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("devices", devices)):
@@ -325,9 +328,12 @@ def train(model, dataset="digits", *, epochs=None, batch_size=32, learning_rate=
                  _Progress(epochs, progress), _TimeBudget(max_seconds)]
     x_fit, x_val, y_fit, y_val = _validation_split(data, seed)
     start = time.perf_counter()
-    history = network.fit(x_fit, y_fit, batch_size=batch_size, epochs=epochs,
-                          validation_data=(x_val, y_val), callbacks=callbacks,
-                          shuffle=True, verbose=0)
+    if augment:
+        fit_data = {"x": _augmented(x_fit, y_fit, batch_size, seed), "shuffle": False}
+    else:
+        fit_data = {"x": x_fit, "y": y_fit, "batch_size": batch_size, "shuffle": True}
+    history = network.fit(**fit_data, epochs=epochs, validation_data=(x_val, y_val),
+                          callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
     logits = network.predict(data.x_test, batch_size=256, verbose=0)
     accuracy = float(np.mean(np.argmax(logits, axis=1) == data.y_test))
@@ -345,6 +351,33 @@ def train(model, dataset="digits", *, epochs=None, batch_size=32, learning_rate=
 
 
 VALIDATION_FRACTION = 0.1
+
+
+def augmentation(seed=0):
+    """The random image changes ``train(augment=True)`` applies: shifts of up to a
+    tenth of the image, rotations of up to 0.05 turn (18 degrees) and zooms of up to 10 %."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+        keras.layers.RandomRotation(0.05, fill_mode="constant", seed=seed + 1),
+        keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+    ], name="augmentation")
+
+
+def _augmented(images, labels, batch_size, seed):
+    """A tf.data pipeline: shuffled each epoch, batched, then augmented batch by batch."""
+    import tensorflow as tf
+
+    augment = augmentation(seed)
+    dataset = (tf.data.Dataset.from_tensor_slices((images, labels))
+               .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+               .batch(batch_size)
+               .map(lambda x, y: (augment(x, training=True), y))
+               .prefetch(2))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def _validation_split(data, seed):
