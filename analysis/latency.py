@@ -271,22 +271,93 @@ def measure(model, runtime, batch=1, threads=None, repeats=20, warmup=3, name=No
 
 
 def benchmark(models, runtimes=("keras", "xla", "litert"), batches=(1,), threads=None, repeats=20,
-              warmup=3, progress=True):
+              warmup=3, progress=True, reuse=None, rounds=1):
     """Every (model, runtime, batch) measured; ``models`` maps a label to a built model.
 
+    ``rounds`` > 1 interleaves the measurements: every job is prepared and
+    warmed up first, then each round times ``repeats / rounds`` calls of
+    every job in turn (after one untimed call), and each job's statistics
+    pool its calls of all rounds. A shared machine drifts by tens of per
+    cent over minutes; interleaving spreads the drift over all jobs alike
+    instead of letting it tilt the comparison between them.
+
+    ``reuse``: a CSV of earlier measurements (rows of ``LatencyResult``
+    fields, as ``benchmark`` writes them); a (model, runtime, batch, threads)
+    found there with at least ``repeats`` repeats is taken from it, not
+    measured again. A missing file reuses nothing.
+
     Returns:
-        A DataFrame, one row per measurement (the ``LatencyResult`` fields).
+        A DataFrame, one row per measurement (the ``LatencyResult`` fields),
+        in the order of ``models``, ``runtimes`` and ``batches``.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from analysis.machine import core_count
 
     for runtime in runtimes:
         check_runtime(runtime)
     for batch in batches:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be a positive integer. Received batch={batch!r}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive integer. Received rounds={rounds!r}")
+    threads = threads or core_count()
+    earlier = earlier_measurements(reuse, repeats)
     jobs = [(label, runtime, batch) for label in models for runtime in runtimes for batch in batches]
-    rows = []
-    for label, runtime, batch in tqdm(jobs, desc="latency", disable=not progress):
-        rows.append(measure(models[label], runtime, batch, threads, repeats, warmup, name=label).to_dict())
-    return pd.DataFrame(rows)
+    rows = {job: earlier[job + (threads,)] for job in jobs if job + (threads,) in earlier}
+    missing = [job for job in jobs if job not in rows]
+    rows.update(_measure_jobs(models, missing, threads, repeats, warmup, rounds, progress))
+    return pd.DataFrame([rows[job] for job in jobs], columns=list(LatencyResult.__dataclass_fields__))
+
+
+def _measure_jobs(models, jobs, threads, repeats, warmup, rounds, progress):
+    """{job: LatencyResult dict} for (label, runtime, batch) jobs, over ``rounds`` interleaved rounds."""
+    from tqdm.auto import tqdm
+
+    from analysis.cost import summarize
+
+    if not jobs:
+        return {}
+    if rounds == 1:
+        return {(label, runtime, batch): measure(models[label], runtime, batch, threads, repeats, warmup,
+                                                 name=label).to_dict()
+                for label, runtime, batch in tqdm(jobs, desc="latency", disable=not progress)}
+    rounds = min(rounds, repeats)
+    per_round = [repeats // rounds + (i < repeats % rounds) for i in range(rounds)]
+    order = sorted(jobs, key=lambda job: RUNTIMES.index(job[1]))  # one runtime at a time within a round
+    bar = tqdm(total=len(jobs) * (rounds + 1), desc="latency (interleaved)", disable=not progress)
+    prepared, flops = {}, {}
+    for label, runtime, batch in order:
+        call, device = prepare(models[label], runtime, batch, threads)
+        time_calls(call, 1, warmup)  # the warm-up (and one call, untimed here)
+        prepared[(label, runtime, batch)] = (call, device)
+        flops[label] = flops.get(label) or summarize(models[label])["flops"]
+        bar.update(1)
+    times = {job: [] for job in jobs}
+    for count in per_round:
+        for job in order:
+            times[job].extend(time_calls(prepared[job][0], count, warmup=1))
+            bar.update(1)
+    bar.close()
+    return {(label, runtime, batch): LatencyResult(
+                model=label, runtime=runtime, batch=batch, threads=threads, repeats=repeats,
+                flops_per_image=flops[label], runtime_version=runtime_version(runtime),
+                device=prepared[(label, runtime, batch)][1],
+                **summarize_times(times[(label, runtime, batch)], batch, flops[label])).to_dict()
+            for label, runtime, batch in jobs}
+
+
+def earlier_measurements(path, repeats):
+    """Rows of an earlier measurement CSV with at least ``repeats`` repeats, as dicts keyed by
+    (model, runtime, batch, threads); empty if ``path`` is None or missing."""
+    import pandas as pd
+
+    if path is None or not os.path.isfile(path):
+        return {}
+    fields = list(LatencyResult.__dataclass_fields__)
+    table = pd.read_csv(path)
+    if not set(fields) <= set(table.columns):
+        return {}
+    table = table[table["repeats"] >= repeats]
+    return {(row["model"], row["runtime"], int(row["batch"]), int(row["threads"])): row
+            for row in table[fields].to_dict("records")}

@@ -253,7 +253,7 @@ def draw_architecture(table, ax=None, title=None, legend=True):
 
 # Runtimes of analysis.latency, one colour each in every figure of the suite.
 RUNTIME_COLORS = {"keras": "#0173b2", "xla": "#cc78bc", "litert": "#029e73", "torch": "#de8f05"}
-# Markers of the roofline's layer groups (analysis.roofline.MODEL_ROLES).
+# Markers of the roofline's layer groups (analysis.roofline.role_group).
 ROLE_MARKERS = {"Matrix product": "o", "Depthwise": "^", "Other": "s"}
 _EXTRA_COLORS = ("#0173b2", "#de8f05", "#cc78bc", "#ca9161", "#949494", "#56b4e9")
 

@@ -12,10 +12,13 @@ the traffic of their separate input and output goes.
 
 The latency model predicts a network's time as
 ``sum(efficiency[group] * bound)`` over its (fused) layers plus
-``per_layer_overhead * layers``, with layer types in three groups (matrix
-products: full, pointwise and fully connected convolutions; depthwise
-convolutions; the rest), coefficients fitted per runtime by non-negative
-least squares on measured end-to-end times, relative error weighted.
+``per_layer_overhead * layers``, with layers in two groups: matrix products
+(full, pointwise and fully connected convolutions), and the rest (depthwise
+convolutions, pooling and what else is left unfused: window and element-wise
+work, memory-bound). The coefficients are fitted per runtime by non-negative
+least squares on measured end-to-end times, relative error weighted, over the
+validated variants and a few calibration variants (``calibration_specs``)
+whose mix of the two groups differs from theirs.
 """
 
 from dataclasses import dataclass
@@ -27,10 +30,12 @@ from analysis.cost import BYTES_PER_FLOAT32, layer_role
 
 _FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
 # The latency model's layer groups: matrix-product-like layers (full and
-# pointwise convolutions, fully connected) share one efficiency, depthwise
-# convolutions another, everything left unfused a third.
-MODEL_ROLES = ("Matrix product", "Depthwise", "Other")
-
+# pointwise convolutions, fully connected) share one efficiency; depthwise
+# convolutions, pooling and every other unfused layer share another. MobileNet's
+# few "other" layers (a global pool, a reshape) have almost no bound of their
+# own, so a factor of their own would be fitted to nothing and then applied to
+# VGG16's large pooling layers.
+MODEL_GROUPS = ("Matrix product", "Depthwise and other")
 
 def _elements(shape):
     if shape and isinstance(shape[0], tuple):
@@ -104,70 +109,80 @@ def role_group(role):
     return "Other"
 
 
+def model_group(role):
+    """The latency model's group of a ``layer_role``: one of ``MODEL_GROUPS``."""
+    return MODEL_GROUPS[0] if role_group(role) == "Matrix product" else MODEL_GROUPS[1]
+
+
 def model_features(bounds):
-    """Features of the latency model for one network: summed bound per role (ms) and layer count."""
-    summed = bounds.groupby(bounds["role"].map(role_group))["bound_ms"].sum()
-    features = {role: float(summed.get(role, 0.0)) for role in MODEL_ROLES}
+    """Features of the latency model for one network: summed bound per group (ms) and layer count."""
+    summed = bounds.groupby(bounds["role"].map(model_group))["bound_ms"].sum()
+    features = {group: float(summed.get(group, 0.0)) for group in MODEL_GROUPS}
     features["layers"] = float(len(bounds))
     return features
 
 
 @dataclass
 class LatencyModel:
-    """time_ms = sum(efficiency[role] * bound_ms of the role) + per_layer_ms * layers."""
+    """time_ms = sum(efficiency[group] * bound_ms of the group) + per_layer_ms * layers."""
 
     runtime: str
     efficiency: dict
     per_layer_ms: float
 
     def predict(self, features):
-        return sum(self.efficiency[r] * features[r] for r in MODEL_ROLES) + self.per_layer_ms * features["layers"]
+        return sum(self.efficiency[g] * features[g] for g in MODEL_GROUPS) + self.per_layer_ms * features["layers"]
 
 
-PRIOR_WEIGHT = 0.01
+PRIOR_WEIGHT = 0.0
 
 
 def fit_latency_model(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
     """Fit efficiencies (>= 0, one per group) and a per-layer overhead by NNLS, on relative error.
 
-    The variants of one family grow together, so their features are nearly
-    collinear; a weak prior pulls each group's factor towards 1 (time =
-    roofline bound), so that a group the data cannot pin down is not given
-    an absurd factor.
-
     Args:
         features: list of ``model_features`` dicts, one per network variant.
         measured_ms: the measured median time of each, in ms.
-        prior_weight: strength of the pull towards 1 (0 turns it off).
+        prior_weight: strength of an optional pull of each efficiency towards 1
+            (time = roofline bound), for features too collinear to pin a
+            group down; 0 (the default) turns it off: the calibration
+            variants separate the groups instead, and a runtime such as XLA
+            whose depthwise kernels run many times their bound must not be
+            pulled towards it.
     """
     from scipy.optimize import nnls
 
-    columns = list(MODEL_ROLES) + ["layers"]
+    columns = list(MODEL_GROUPS) + ["layers"]
     matrix = np.array([[f[c] for c in columns] for f in features], dtype=float)
     target = np.asarray(measured_ms, dtype=float)
     weights = 1.0 / target  # fit relative errors, so small variants count as much as VGG16
     rows, values = matrix * weights[:, None], target * weights
     if prior_weight:
-        prior = np.zeros((len(MODEL_ROLES), len(columns)))
-        prior[:, :len(MODEL_ROLES)] = np.sqrt(prior_weight) * np.eye(len(MODEL_ROLES))
+        prior = np.zeros((len(MODEL_GROUPS), len(columns)))
+        prior[:, :len(MODEL_GROUPS)] = np.sqrt(prior_weight) * np.eye(len(MODEL_GROUPS))
         rows = np.vstack([rows, prior])
-        values = np.concatenate([values, np.full(len(MODEL_ROLES), np.sqrt(prior_weight))])
+        values = np.concatenate([values, np.full(len(MODEL_GROUPS), np.sqrt(prior_weight))])
     coefficients, _ = nnls(rows, values)
-    return LatencyModel(runtime=runtime, efficiency=dict(zip(MODEL_ROLES, coefficients[:-1])),
+    return LatencyModel(runtime=runtime, efficiency=dict(zip(MODEL_GROUPS, coefficients[:-1])),
                         per_layer_ms=float(coefficients[-1]))
 
 
-def validate_latency_model(labels, features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
+def validate_latency_model(labels, features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT,
+                           calibration=((), ())):
     """Leave-one-out validation: each variant predicted by a model fitted to all the others.
+
+    ``calibration``: (features, measured_ms) of calibration variants, part of
+    every fit and never predicted.
 
     Returns:
         A DataFrame with variant, measured_ms, predicted_ms and error (relative).
     """
+    extra_features, extra_ms = (list(part) for part in calibration)
     rows = []
     for i, label in enumerate(labels):
         keep = [j for j in range(len(labels)) if j != i]
-        model = fit_latency_model([features[j] for j in keep], [measured_ms[j] for j in keep], runtime,
-                                  prior_weight)
+        model = fit_latency_model([features[j] for j in keep] + extra_features,
+                                  [measured_ms[j] for j in keep] + extra_ms, runtime, prior_weight)
         predicted = model.predict(features[i])
         rows.append({"runtime": runtime, "variant": label, "measured_ms": float(measured_ms[i]),
                      "predicted_ms": predicted, "error": predicted / measured_ms[i] - 1.0})
@@ -217,42 +232,56 @@ def variant_specs(quick=False):
     return specs + [("vgg16", {})]
 
 
-def latency_model_study(profile, runtimes=("keras", "xla", "litert"), specs=None, batch=1,
-                        threads=None, repeats=15, progress=True):
+def calibration_specs(quick=False):
+    """Variants that only calibrate the latency model: Conv MobileNets (full 3x3
+    convolutions, as VGG16 has, in place of the depthwise ones) and the shallow
+    MobileNet (without its five 14x14x512 blocks). Their mix of the two groups
+    differs from the validated variants', which grow both groups together."""
+    if quick:
+        return [("mobilenet", {"conv": True, "alpha": 0.5, "resolution": 160})]
+    return [("mobilenet", {"conv": True}), ("mobilenet", {"conv": True, "alpha": 0.5, "resolution": 160}),
+            ("mobilenet", {"shallow": True})]
+
+
+def latency_model_study(profile, runtimes=("keras", "xla", "litert"), specs=None, calibration=(), batch=1,
+                        threads=None, repeats=15, rounds=3, progress=True, reuse=None):
     """Measure every variant end to end, then validate the latency model on them.
 
-    Each variant is timed on each runtime (``analysis.latency.measure``); its
-    features come from its fused, two-level roofline on ``profile``; the
-    model is validated leave-one-out per runtime.
+    Every variant of ``specs`` and ``calibration`` is timed on each runtime
+    (``analysis.latency.benchmark``, in ``rounds`` interleaved rounds), or
+    taken from the earlier measurements in the CSV ``reuse``; its features
+    come from its fused, two-level roofline on ``profile``; the model is
+    validated leave-one-out per runtime on ``specs``, the ``calibration``
+    variants in every fit.
 
     Returns:
         (measurements, validation): a DataFrame of ``LatencyResult`` rows plus
-        ``bound_ms``, and one of per-variant predicted and measured ms and
-        relative error per runtime.
+        ``bound_ms`` and ``calibration`` (True for a calibration variant), and
+        one of per-variant predicted and measured ms and relative error per
+        runtime.
     """
-    from tqdm.auto import tqdm
-
     from analysis import latency, variants
     from analysis.cost import layer_table
 
-    specs = specs or variant_specs()
-    rows, features = [], {}
-    jobs = [(name, options, runtime) for name, options in specs for runtime in runtimes]
-    built = {}
-    for name, options, runtime in tqdm(jobs, desc="variants x runtimes", disable=not progress):
+    specs = list(specs or variant_specs())
+    calibration = list(calibration)
+    models, features, bounds_ms = {}, {}, {}
+    for name, options in specs + calibration:
         label = variants.label(name, **options)
-        if label not in built:
-            built[label] = variants.build(name, **options)
-            bounds = machine_bounds(layer_table(built[label]), profile, batch=batch)
-            features[label] = (model_features(bounds), network_bound_ms(bounds))
-        result = latency.measure(built[label], runtime, batch, threads, repeats, name=label).to_dict()
-        result["bound_ms"] = features[label][1]
-        rows.append(result)
-    measurements = pd.DataFrame(rows)
+        models[label] = variants.build(name, **options)
+        bounds = machine_bounds(layer_table(models[label]), profile, batch=batch)
+        features[label], bounds_ms[label] = model_features(bounds), network_bound_ms(bounds)
+    measurements = latency.benchmark(models, runtimes, (batch,), threads, repeats, progress=progress,
+                                     reuse=reuse, rounds=rounds)
+    measurements["bound_ms"] = measurements["model"].map(bounds_ms)
+    calibration_labels = {variants.label(name, **options) for name, options in calibration}
+    measurements["calibration"] = measurements["model"].isin(calibration_labels)
     validations = []
     for runtime in runtimes:
         subset = measurements[measurements["runtime"] == runtime]
-        labels = list(subset["model"])
-        validations.append(validate_latency_model(labels, [features[l][0] for l in labels],
-                                                  list(subset["median_ms"]), runtime))
+        validated, extra = subset[~subset["calibration"]], subset[subset["calibration"]]
+        validations.append(validate_latency_model(
+            list(validated["model"]), [features[label] for label in validated["model"]],
+            list(validated["median_ms"]), runtime,
+            calibration=([features[label] for label in extra["model"]], list(extra["median_ms"]))))
     return measurements, pd.concat(validations, ignore_index=True)

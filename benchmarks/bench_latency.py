@@ -3,12 +3,18 @@
 Measures, on this machine, in one run:
 1. the machine profile (peak GFLOP/s, DRAM and cache bandwidth);
 2. the harness overhead of ``analysis.latency`` against calling each runtime
-   directly (MobileNet 1.0/224, batch 1): median per-call time in the
-   harness over the median of block means of a bare loop;
+   directly (MobileNet 1.0/224, batch 1): rounds that alternate a block of
+   bare calls, written here against the runtime's own API, with a block of
+   the same number of calls through ``analysis.latency`` (``prepare`` and
+   ``time_calls``); the overhead is the median over rounds of the ratio of
+   the two blocks' mean times. Alternating cancels the machine's drift, and
+   comparing means with means compares like with like (a per-call median
+   against a block mean would measure the skew of the times, not the harness);
 3. the fraction of the measured matrix-product peak that each runtime reaches
    on VGG16, and of the roofline bound on MobileNet 1.0/224 (batch 1);
 4. the latency model's leave-one-out error on the 16 MobileNet variants and
-   VGG16, per runtime.
+   VGG16, per runtime, the calibration variants (Conv and shallow MobileNets)
+   in every fit; all variants timed in 3 interleaved rounds.
 Writes reports/tables/latency_*.csv and prints a summary for the README.
 """
 
@@ -17,20 +23,52 @@ import statistics
 import sys
 import time
 
+import numpy as np
+
 from analysis import latency, machine, paths, roofline, variants
 
 
-def direct_ms(call, blocks=7, per_block=10):
-    """Median over blocks of the mean time of ``per_block`` bare calls, in ms."""
+def direct_call(model, runtime, threads):
+    """One synchronised batch-1 call written against the runtime's own API, not the harness."""
+    x = np.random.default_rng(1).uniform(0, 1, (1,) + tuple(model.input_shape[1:])).astype("float32")
+    if runtime in ("keras", "xla"):
+        import tensorflow as tf
+
+        function = tf.function(lambda t: model(t, training=False), jit_compile=runtime == "xla")
+        tensor = tf.constant(x)
+        return lambda: function(tensor).numpy()
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=latency.tflite_path(model), num_threads=threads)
+    interpreter.allocate_tensors()
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+
+    def call():
+        interpreter.set_tensor(input_index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(output_index)
+
+    return call
+
+
+def harness_overhead(model, runtime, threads, rounds=15, per_round=10):
+    """(harness ms, direct ms, overhead): block means alternated over ``rounds``; overhead is
+    the median of the per-round ratios minus 1."""
+    direct = direct_call(model, runtime, threads)
+    harness, _ = latency.prepare(model, runtime, 1, threads)
     for _ in range(3):
-        call()
-    means = []
-    for _ in range(blocks):
+        direct()
+        harness()
+    direct_means, harness_means = [], []
+    for _ in range(rounds):
         start = time.perf_counter()
-        for _ in range(per_block):
-            call()
-        means.append((time.perf_counter() - start) / per_block * 1e3)
-    return statistics.median(means)
+        for _ in range(per_round):
+            direct()
+        direct_means.append((time.perf_counter() - start) / per_round * 1e3)
+        harness_means.append(float(np.mean(latency.time_calls(harness, per_round, warmup=0))) * 1e3)
+    ratios = [h / d for h, d in zip(harness_means, direct_means)]
+    return statistics.median(harness_means), statistics.median(direct_means), statistics.median(ratios) - 1
 
 
 def main(argv=None):
@@ -49,16 +87,14 @@ def main(argv=None):
     mobile = variants.build("mobilenet")
     print("harness overhead (MobileNet 1.0/224, batch 1):")
     for runtime in runtimes:
-        call, _ = latency.prepare(mobile, runtime, 1, threads)
-        bare = direct_ms(call)
-        harness = statistics.median(latency.time_calls(call, repeats=70, warmup=3)) * 1e3
-        print(f"  {runtime:7s} harness {harness:8.3f} ms, direct {bare:8.3f} ms, overhead {100 * (harness / bare - 1):+.2f} %")
+        harness, bare, overhead = harness_overhead(mobile, runtime, threads)
+        print(f"  {runtime:7s} harness {harness:8.3f} ms, direct {bare:8.3f} ms, overhead {100 * overhead:+.2f} %")
 
     tables = paths.TABLES_DIR
     tables.mkdir(parents=True, exist_ok=True)
     measurements, validation = roofline.latency_model_study(
-        profile, runtimes, roofline.variant_specs(quick=args.quick), threads=threads,
-        repeats=5 if args.quick else 15)
+        profile, runtimes, roofline.variant_specs(quick=args.quick), roofline.calibration_specs(quick=args.quick),
+        threads=threads, repeats=6 if args.quick else 15, rounds=3)
     measurements.to_csv(tables / "latency_variants.csv", index=False)
     validation.to_csv(tables / "latency_model_validation.csv", index=False)
 

@@ -89,6 +89,24 @@ def test_benchmark_table(small_model):
     assert {"model", "runtime", "batch", "median_ms", "iqr_ms", "images_per_s", "gflops"} <= set(table.columns)
 
 
+def test_benchmark_reuses_earlier_measurements(small_model, tmp_path):
+    earlier = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1,), repeats=4,
+                                warmup=1, progress=False)
+    path = tmp_path / "earlier.csv"
+    earlier.to_csv(path, index=False)
+    table = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1, 2), repeats=4,
+                              warmup=1, progress=False, reuse=path)
+    assert list(table["batch"]) == [1, 2]
+    assert table.loc[0, "median_ms"] == pytest.approx(earlier.loc[0, "median_ms"], rel=1e-12)  # reused
+    assert table.loc[1, "repeats"] == 4 and table.loc[1, "median_ms"] > 0  # measured
+    more = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1,), repeats=6,
+                             warmup=1, progress=False, reuse=path)
+    assert more.loc[0, "repeats"] == 6  # the earlier run had too few repeats: measured again
+    missing = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1,), repeats=4,
+                                warmup=1, progress=False, reuse=tmp_path / "none.csv")
+    assert len(missing) == 1
+
+
 def test_bench_command_json(capsys):
     status = main(["bench", "mobilenet", "--alpha", "0.25", "--resolution", "32", "--runtimes", "keras",
                    "--batch", "1,2", "--repeats", "2", "--format", "json"])

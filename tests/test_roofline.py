@@ -44,24 +44,45 @@ def test_cache_bandwidth_applies_to_layers_that_fit(conv_bn_table):
 
 
 def test_latency_model_recovers_known_coefficients():
-    truth = {"Matrix product": 1.5, "Depthwise": 3.0, "Other": 0.5}
+    truth = {"Matrix product": 1.5, "Depthwise and other": 3.0}
+    assert tuple(truth) == roofline.MODEL_GROUPS
     rng = np.random.default_rng(0)
     features = [dict(zip(truth, rng.uniform(0.1, 2.0, len(truth))), layers=float(rng.integers(20, 90)))
                 for _ in range(12)]
-    measured = [sum(truth[r] * f[r] for r in truth) + 0.01 * f["layers"] for f in features]
-    model = roofline.fit_latency_model(features, measured, "synthetic", prior_weight=0)
-    for role, value in truth.items():
-        assert model.efficiency[role] == pytest.approx(value, rel=1e-6)
+    measured = [sum(truth[g] * f[g] for g in truth) + 0.01 * f["layers"] for f in features]
+    model = roofline.fit_latency_model(features, measured, "synthetic")
+    for group, value in truth.items():
+        assert model.efficiency[group] == pytest.approx(value, rel=1e-6)
     assert model.per_layer_ms == pytest.approx(0.01, rel=1e-6)
     labels = [str(i) for i in range(12)]
-    validation = roofline.validate_latency_model(labels, features, measured, "synthetic", prior_weight=0)
+    validation = roofline.validate_latency_model(labels, features, measured, "synthetic")
     assert validation["error"].abs().max() < 1e-6
-    with_prior = roofline.validate_latency_model(labels, features, measured, "synthetic")
-    assert with_prior["error"].abs().max() < 0.1  # the weak prior towards 1 costs little on exact data
+    with_prior = roofline.validate_latency_model(labels, features, measured, "synthetic", prior_weight=0.01)
+    assert with_prior["error"].abs().max() < 0.1  # a weak prior towards 1 costs little on exact data
     # With features that cannot tell two groups apart, the prior keeps both factors finite and near 1.
-    collinear = [dict(f, Depthwise=f["Matrix product"]) for f in features]
-    tied = roofline.fit_latency_model(collinear, [2 * f["Matrix product"] for f in collinear], "tied")
-    assert tied.efficiency["Matrix product"] == pytest.approx(tied.efficiency["Depthwise"], rel=1e-3)
+    collinear = [dict(f, **{"Depthwise and other": f["Matrix product"]}) for f in features]
+    tied = roofline.fit_latency_model(collinear, [2 * f["Matrix product"] for f in collinear], "tied",
+                                      prior_weight=0.01)
+    assert tied.efficiency["Matrix product"] == pytest.approx(tied.efficiency["Depthwise and other"], rel=1e-3)
+
+
+def test_calibration_variants_join_every_fit_but_are_not_predicted():
+    truth = {"Matrix product": 2.0, "Depthwise and other": 5.0}
+    # Validated variants whose groups grow together (collinear), as the MobileNet family's do...
+    family = [{"Matrix product": s, "Depthwise and other": 0.5 * s, "layers": 30.0} for s in (1.0, 2.0, 3.0, 4.0)]
+    # ...and calibration variants with another mix, which pin each group's factor down.
+    other_mix = [{"Matrix product": 3.0, "Depthwise and other": 0.1, "layers": 30.0},
+                 {"Matrix product": 0.2, "Depthwise and other": 2.0, "layers": 30.0}]
+    time = lambda f: sum(truth[g] * f[g] for g in truth)  # noqa: E731
+    validation = roofline.validate_latency_model(
+        ["a", "b", "c", "d"], family, [time(f) for f in family], "synthetic",
+        calibration=(other_mix, [time(f) for f in other_mix]))
+    assert list(validation["variant"]) == ["a", "b", "c", "d"]
+    assert validation["error"].abs().max() < 1e-6
+    # A network of another kind is predicted only with the calibration's help.
+    vgg_like = {"Matrix product": 10.0, "Depthwise and other": 0.2, "layers": 20.0}
+    with_calibration = roofline.fit_latency_model(family + other_mix, [time(f) for f in family + other_mix], "s")
+    assert with_calibration.predict(vgg_like) == pytest.approx(time(vgg_like), rel=1e-6)
 
 
 def test_machine_profile_is_well_formed():
@@ -84,3 +105,22 @@ def test_time_layers_times_every_layer_on_its_own_input(conv_bn_table):
     times = roofline.time_layers(keras.Model(inputs, x), batch=2, repeats=3, warmup=1)
     assert list(times["name"]) == ["conv", "conv_bn"]
     assert (times["measured_ms"] > 0).all()
+
+
+def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
+    profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}
+    specs = [("mobilenet", {"alpha": alpha, "resolution": 32}) for alpha in (0.25, 0.5, 0.75)]
+    calibration = [("mobilenet", {"alpha": 0.25, "resolution": 32, "conv": True})]
+    first, validation = roofline.latency_model_study(profile, ("keras",), specs[:2], calibration, repeats=4,
+                                                     rounds=2, progress=False)
+    assert list(first["model"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32", "Conv MobileNet 0.25/32"]
+    assert list(first["calibration"]) == [False, False, True]
+    assert (first["median_ms"] > 0).all() and (first["bound_ms"] > 0).all() and (first["repeats"] == 4).all()
+    assert list(validation["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32"]  # calibration not predicted
+    path = tmp_path / "earlier.csv"
+    first.to_csv(path, index=False)
+    again, validation = roofline.latency_model_study(profile, ("keras",), specs, calibration, repeats=4,
+                                                     progress=False, reuse=path)
+    assert list(again["median_ms"][:2]) == pytest.approx(list(first["median_ms"][:2]), rel=1e-12)  # reused
+    assert again.loc[2, "model"] == "MobileNet 0.75/32" and again.loc[2, "median_ms"] > 0  # measured
+    assert len(validation) == 3 and np.isfinite(validation["predicted_ms"]).all()
