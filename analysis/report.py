@@ -15,6 +15,7 @@ import html
 import importlib.metadata
 import os
 import platform
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class ReportError(RuntimeError):
 class ReportResult:
     out_dir: Path
     notebooks: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)  # wall time of each notebook, by name
     figures: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     index: Path = None
@@ -137,7 +139,9 @@ def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True, note
     # The kernels inherit this environment: they save figures under out_dir and read QUICK.
     with _environment(SUITE_REPORTS_DIR=str(out_dir.resolve()), QUICK="1" if quick else "0"):
         for path in tqdm(notebooks, desc="notebooks", unit="notebook", disable=not progress):
+            start = time.perf_counter()
             result.notebooks.append(execute_notebook(path, out_dir, quick, progress, kernel_name))
+            result.seconds[path.stem] = time.perf_counter() - start
     result.figures = sorted((out_dir / "figures").glob("*.png"))
     result.tables = sorted((out_dir / "tables").glob("*.csv"))
     result.index = write_index(result, quick)
@@ -209,7 +213,8 @@ def write_index(result, quick):
     out = result.out_dir
     rel = lambda p: html.escape(os.path.relpath(p, out))  # noqa: E731
     items = "".join(
-        f'<li><a href="{rel(page)}">{html.escape(nb.stem)}</a> (<a href="{rel(nb)}">notebook</a>)</li>'
+        f'<li><a href="{rel(page)}">{html.escape(nb.stem)}</a> (<a href="{rel(nb)}">notebook</a>, '
+        f'{result.seconds.get(nb.stem, 0):.0f} s)</li>'
         for nb, page in result.notebooks
     )
     figures = "".join(
@@ -223,7 +228,8 @@ def write_index(result, quick):
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}figure{{display:inline-block;margin:6px}}</style>
 </head><body><h1>VGG16 vs MobileNet: report</h1>
 <p>Ran {html.escape(env["date"])} on {html.escape(env["cpu"])} ({env["cores"]} cores),
-Python {env["python"]}, {html.escape(env["platform"])}{" in QUICK mode" if quick else ""}.</p>
+Python {env["python"]}, {html.escape(env["platform"])}{" in QUICK mode" if quick else ""},
+in {sum(result.seconds.values()):.0f} s.</p>
 <p>Packages: {html.escape(versions)}</p>
 <h2>Notebooks</h2><ul>{items}</ul><h2>Figures</h2>{figures or "<p>none</p>"}
 <h2>Tables</h2><ul>{tables or "<li>none</li>"}</ul></body></html>"""

@@ -52,6 +52,7 @@ def test_report_writes_notebooks_pages_figures_tables_and_index(notebooks_dir, t
     assert (out / "01_first.html").read_text().startswith("<!DOCTYPE html>")
     assert (out / "figures" / "tiny_figure.png").is_file() and (out / "figures" / "tiny_figure.svg").is_file()
     assert result.tables == [out / "tables" / "tiny.csv"]
+    assert list(result.seconds) == ["01_first"] and result.seconds["01_first"] > 0
     index = (out / "index.html").read_text()
     for link in ("01_first.html", "01_first.ipynb", "figures/tiny_figure.png", "tables/tiny.csv", "cores"):
         assert link in index
