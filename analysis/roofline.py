@@ -11,14 +11,15 @@ before them, as inference runtimes do (LiteRT, XLA): their operations stay,
 the traffic of their separate input and output goes.
 
 The latency model predicts a network's time as
-``sum(efficiency[group] * bound)`` over its (fused) layers plus
-``per_layer_overhead * layers``, with layers in two groups: matrix products
-(full, pointwise and fully connected convolutions), and the rest (depthwise
-convolutions, pooling and what else is left unfused: window and element-wise
-work, memory-bound). The coefficients are fitted per runtime by non-negative
-least squares on measured end-to-end times, relative error weighted, over the
-validated variants and a few calibration variants (``calibration_specs``)
-whose mix of the two groups differs from theirs.
+``e_matrix * B_matrix + e_depthwise * B_depthwise + B_other + c * layers``,
+with ``B_g`` the summed bound of a group of (fused) layers: matrix products
+(full, pointwise and fully connected convolutions), depthwise convolutions,
+and the rest (pooling, reshapes: charged at their bound, factor 1, because
+MobileNets have almost none of them and no fit could pin a factor down), and
+``c`` a fixed cost per layer. The coefficients are fitted per runtime by
+non-negative least squares on measured end-to-end times, relative error
+weighted, over the validated variants and a few calibration variants
+(``calibration_specs``) whose mix of the groups differs from theirs.
 """
 
 from dataclasses import dataclass
@@ -29,13 +30,14 @@ import pandas as pd
 from analysis.cost import BYTES_PER_FLOAT32, layer_role
 
 _FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
-# The latency model's layer groups: matrix-product-like layers (full and
-# pointwise convolutions, fully connected) share one efficiency; depthwise
-# convolutions, pooling and every other unfused layer share another. MobileNet's
-# few "other" layers (a global pool, a reshape) have almost no bound of their
-# own, so a factor of their own would be fitted to nothing and then applied to
-# VGG16's large pooling layers.
-MODEL_GROUPS = ("Matrix product", "Depthwise and other")
+# The latency model's fitted groups (``role_group``): matrix-product-like layers
+# (full and pointwise convolutions, fully connected) and depthwise convolutions,
+# one efficiency factor each. The third group, "Other" (pooling, reshapes), is
+# charged at its bound: MobileNet's few such layers (a global pool, a reshape)
+# have almost no bound, so a factor of their own would be fitted to nothing and
+# then applied to VGG16's large pooling layers.
+MODEL_GROUPS = ("Matrix product", "Depthwise")
+FIXED_GROUP = "Other"
 
 def _elements(shape):
     if shape and isinstance(shape[0], tuple):
@@ -109,36 +111,32 @@ def role_group(role):
     return "Other"
 
 
-def model_group(role):
-    """The latency model's group of a ``layer_role``: one of ``MODEL_GROUPS``."""
-    return MODEL_GROUPS[0] if role_group(role) == "Matrix product" else MODEL_GROUPS[1]
-
-
 def model_features(bounds):
     """Features of the latency model for one network: summed bound per group (ms) and layer count."""
-    summed = bounds.groupby(bounds["role"].map(model_group))["bound_ms"].sum()
-    features = {group: float(summed.get(group, 0.0)) for group in MODEL_GROUPS}
+    summed = bounds.groupby(bounds["role"].map(role_group))["bound_ms"].sum()
+    features = {group: float(summed.get(group, 0.0)) for group in MODEL_GROUPS + (FIXED_GROUP,)}
     features["layers"] = float(len(bounds))
     return features
 
 
 @dataclass
 class LatencyModel:
-    """time_ms = sum(efficiency[group] * bound_ms of the group) + per_layer_ms * layers."""
+    """time_ms = sum(efficiency[group] * bound_ms of the group) + bound_ms of Other + per_layer_ms * layers."""
 
     runtime: str
     efficiency: dict
     per_layer_ms: float
 
     def predict(self, features):
-        return sum(self.efficiency[g] * features[g] for g in MODEL_GROUPS) + self.per_layer_ms * features["layers"]
+        return (sum(self.efficiency[g] * features[g] for g in MODEL_GROUPS) + features[FIXED_GROUP]
+                + self.per_layer_ms * features["layers"])
 
 
 PRIOR_WEIGHT = 0.0
 
 
 def fit_latency_model(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
-    """Fit efficiencies (>= 0, one per group) and a per-layer overhead by NNLS, on relative error.
+    """Fit efficiencies (>= 0, one per fitted group) and a per-layer overhead by NNLS, on relative error.
 
     Args:
         features: list of ``model_features`` dicts, one per network variant.
@@ -154,8 +152,9 @@ def fit_latency_model(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT)
 
     columns = list(MODEL_GROUPS) + ["layers"]
     matrix = np.array([[f[c] for c in columns] for f in features], dtype=float)
-    target = np.asarray(measured_ms, dtype=float)
-    weights = 1.0 / target  # fit relative errors, so small variants count as much as VGG16
+    measured = np.asarray(measured_ms, dtype=float)
+    target = measured - np.array([f[FIXED_GROUP] for f in features], dtype=float)
+    weights = 1.0 / measured  # fit relative errors, so small variants count as much as VGG16
     rows, values = matrix * weights[:, None], target * weights
     if prior_weight:
         prior = np.zeros((len(MODEL_GROUPS), len(columns)))

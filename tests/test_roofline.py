@@ -44,12 +44,13 @@ def test_cache_bandwidth_applies_to_layers_that_fit(conv_bn_table):
 
 
 def test_latency_model_recovers_known_coefficients():
-    truth = {"Matrix product": 1.5, "Depthwise and other": 3.0}
+    truth = {"Matrix product": 1.5, "Depthwise": 3.0}
     assert tuple(truth) == roofline.MODEL_GROUPS
     rng = np.random.default_rng(0)
-    features = [dict(zip(truth, rng.uniform(0.1, 2.0, len(truth))), layers=float(rng.integers(20, 90)))
-                for _ in range(12)]
-    measured = [sum(truth[g] * f[g] for g in truth) + 0.01 * f["layers"] for f in features]
+    features = [dict(zip(truth, rng.uniform(0.1, 2.0, len(truth))), Other=float(rng.uniform(0, 0.5)),
+                     layers=float(rng.integers(20, 90))) for _ in range(12)]
+    # "Other" is charged at its bound: factor 1.
+    measured = [sum(truth[g] * f[g] for g in truth) + f["Other"] + 0.01 * f["layers"] for f in features]
     model = roofline.fit_latency_model(features, measured, "synthetic")
     for group, value in truth.items():
         assert model.efficiency[group] == pytest.approx(value, rel=1e-6)
@@ -60,27 +61,27 @@ def test_latency_model_recovers_known_coefficients():
     with_prior = roofline.validate_latency_model(labels, features, measured, "synthetic", prior_weight=0.01)
     assert with_prior["error"].abs().max() < 0.1  # a weak prior towards 1 costs little on exact data
     # With features that cannot tell two groups apart, the prior keeps both factors finite and near 1.
-    collinear = [dict(f, **{"Depthwise and other": f["Matrix product"]}) for f in features]
+    collinear = [dict(f, Depthwise=f["Matrix product"], Other=0.0) for f in features]
     tied = roofline.fit_latency_model(collinear, [2 * f["Matrix product"] for f in collinear], "tied",
                                       prior_weight=0.01)
-    assert tied.efficiency["Matrix product"] == pytest.approx(tied.efficiency["Depthwise and other"], rel=1e-3)
+    assert tied.efficiency["Matrix product"] == pytest.approx(tied.efficiency["Depthwise"], rel=1e-3)
 
 
 def test_calibration_variants_join_every_fit_but_are_not_predicted():
-    truth = {"Matrix product": 2.0, "Depthwise and other": 5.0}
+    truth = {"Matrix product": 2.0, "Depthwise": 5.0}
     # Validated variants whose groups grow together (collinear), as the MobileNet family's do...
-    family = [{"Matrix product": s, "Depthwise and other": 0.5 * s, "layers": 30.0} for s in (1.0, 2.0, 3.0, 4.0)]
+    family = [{"Matrix product": s, "Depthwise": 0.5 * s, "Other": 0.01, "layers": 30.0} for s in (1.0, 2.0, 3.0, 4.0)]
     # ...and calibration variants with another mix, which pin each group's factor down.
-    other_mix = [{"Matrix product": 3.0, "Depthwise and other": 0.1, "layers": 30.0},
-                 {"Matrix product": 0.2, "Depthwise and other": 2.0, "layers": 30.0}]
-    time = lambda f: sum(truth[g] * f[g] for g in truth)  # noqa: E731
+    other_mix = [{"Matrix product": 3.0, "Depthwise": 0.0, "Other": 0.01, "layers": 30.0},
+                 {"Matrix product": 0.2, "Depthwise": 2.0, "Other": 0.01, "layers": 30.0}]
+    time = lambda f: sum(truth[g] * f[g] for g in truth) + f["Other"]  # noqa: E731
     validation = roofline.validate_latency_model(
         ["a", "b", "c", "d"], family, [time(f) for f in family], "synthetic",
         calibration=(other_mix, [time(f) for f in other_mix]))
     assert list(validation["variant"]) == ["a", "b", "c", "d"]
     assert validation["error"].abs().max() < 1e-6
     # A network of another kind is predicted only with the calibration's help.
-    vgg_like = {"Matrix product": 10.0, "Depthwise and other": 0.2, "layers": 20.0}
+    vgg_like = {"Matrix product": 10.0, "Depthwise": 0.0, "Other": 0.5, "layers": 20.0}
     with_calibration = roofline.fit_latency_model(family + other_mix, [time(f) for f in family + other_mix], "s")
     assert with_calibration.predict(vgg_like) == pytest.approx(time(vgg_like), rel=1e-6)
 
