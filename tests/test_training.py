@@ -40,6 +40,15 @@ def _write_images(folder, classes, per_class=3, mode="RGB", size=(12, 10)):
             Image.fromarray(pixels, mode=mode).save(folder / name / f"{i}.png")
 
 
+def test_subset_keeps_classes_and_test_images(digits):
+    small = digits.subset(200)
+    assert len(small.x_train) == 200 and small.x_test is digits.x_test
+    assert np.bincount(small.y_train).min() >= 19  # stratified: about 20 of each digit
+    assert digits.subset(None) is digits and digits.subset(10_000) is digits
+    with pytest.raises(ValueError, match="train_images=5"):
+        digits.subset(5)
+
+
 def test_folder_dataset(tmp_path):
     _write_images(tmp_path, ["cat", "dog"], per_class=5)
     data = training.load_dataset(f"folder:{tmp_path}", image_size=16)
