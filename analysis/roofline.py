@@ -39,6 +39,7 @@ _FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "
 MODEL_GROUPS = ("Matrix product", "Depthwise")
 FIXED_GROUP = "Other"
 
+
 def _elements(shape):
     if shape and isinstance(shape[0], tuple):
         return sum(int(np.prod(s)) for s in shape)

@@ -13,7 +13,9 @@ Datasets (``load_dataset``):
 
 ``train`` builds a variant from scratch, trains it with Adam and a cosine
 learning-rate schedule for at most ``epochs`` (early stopping on the loss of
-a validation tenth of the training images, and an optional time budget), under a ``tf.distribute`` strategy
+a validation tenth of the training images, and an optional time budget), on
+training images shifted, turned and zoomed at random each epoch where asked
+(``augmentation``; MobileNet's default), under a ``tf.distribute`` strategy
 (data-parallel over the devices given), then records held-out top-1
 accuracy, training time, parameters, MACs and measured latency.
 
