@@ -264,10 +264,14 @@ def measure(model, runtime, batch=1, threads=None, repeats=20, warmup=3, name=No
     threads = threads or core_count()
     call, device = prepare(model, runtime, batch, threads)
     flops = summarize(model)["flops"]
-    stats = summarize_times(time_calls(call, repeats, warmup), batch, flops)
-    return LatencyResult(model=name or model.name, runtime=runtime, batch=batch, threads=threads,
-                         repeats=repeats, flops_per_image=flops, runtime_version=runtime_version(runtime),
-                         device=device, **stats)
+    return _result(name or model.name, runtime, batch, threads, device, flops, time_calls(call, repeats, warmup))
+
+
+def _result(name, runtime, batch, threads, device, flops_per_image, times_s):
+    """The ``LatencyResult`` of the timed calls ``times_s`` (seconds, one batch each)."""
+    return LatencyResult(model=name, runtime=runtime, batch=batch, threads=threads, repeats=len(times_s),
+                         flops_per_image=flops_per_image, runtime_version=runtime_version(runtime),
+                         device=device, **summarize_times(times_s, batch, flops_per_image))
 
 
 def benchmark(models, runtimes=("keras", "xla", "litert"), batches=(1,), threads=None, repeats=20,
@@ -329,9 +333,11 @@ def _measure_jobs(models, jobs, threads, repeats, warmup, rounds, progress):
     prepared, flops = {}, {}
     for label, runtime, batch in order:
         call, device = prepare(models[label], runtime, batch, threads)
-        time_calls(call, 1, warmup)  # the warm-up (and one call, untimed here)
+        for _ in range(warmup):
+            call()
         prepared[(label, runtime, batch)] = (call, device)
-        flops[label] = flops.get(label) or summarize(models[label])["flops"]
+        if label not in flops:
+            flops[label] = summarize(models[label])["flops"]
         bar.update(1)
     times = {job: [] for job in jobs}
     for count in per_round:
@@ -339,11 +345,8 @@ def _measure_jobs(models, jobs, threads, repeats, warmup, rounds, progress):
             times[job].extend(time_calls(prepared[job][0], count, warmup=1))
             bar.update(1)
     bar.close()
-    return {(label, runtime, batch): LatencyResult(
-                model=label, runtime=runtime, batch=batch, threads=threads, repeats=repeats,
-                flops_per_image=flops[label], runtime_version=runtime_version(runtime),
-                device=prepared[(label, runtime, batch)][1],
-                **summarize_times(times[(label, runtime, batch)], batch, flops[label])).to_dict()
+    return {(label, runtime, batch): _result(label, runtime, batch, threads, prepared[(label, runtime, batch)][1],
+                                             flops[label], times[(label, runtime, batch)]).to_dict()
             for label, runtime, batch in jobs}
 
 

@@ -256,9 +256,10 @@ def latency_model_study(profile, runtimes=("keras", "xla", "litert"), specs=None
 
     Returns:
         (measurements, validation): a DataFrame of ``LatencyResult`` rows plus
-        ``bound_ms`` and ``calibration`` (True for a calibration variant), and
-        one of per-variant predicted and measured ms and relative error per
-        runtime.
+        ``bound_ms``, ``calibration`` (True for a calibration variant) and the
+        model's features (``feature_<name>`` columns, read by
+        ``fit_by_runtime``), and one of per-variant predicted and measured ms
+        and relative error per runtime.
     """
     from analysis import latency, variants
     from analysis.cost import layer_table
@@ -276,12 +277,28 @@ def latency_model_study(profile, runtimes=("keras", "xla", "litert"), specs=None
     measurements["bound_ms"] = measurements["model"].map(bounds_ms)
     calibration_labels = {variants.label(name, **options) for name, options in calibration}
     measurements["calibration"] = measurements["model"].isin(calibration_labels)
+    for name in _FEATURE_NAMES:
+        measurements[f"feature_{name}"] = [features[label][name] for label in measurements["model"]]
     validations = []
     for runtime in runtimes:
         subset = measurements[measurements["runtime"] == runtime]
         validated, extra = subset[~subset["calibration"]], subset[subset["calibration"]]
         validations.append(validate_latency_model(
-            list(validated["model"]), [features[label] for label in validated["model"]],
-            list(validated["median_ms"]), runtime,
-            calibration=([features[label] for label in extra["model"]], list(extra["median_ms"]))))
+            list(validated["model"]), _row_features(validated), list(validated["median_ms"]), runtime,
+            calibration=(_row_features(extra), list(extra["median_ms"]))))
     return measurements, pd.concat(validations, ignore_index=True)
+
+
+_FEATURE_NAMES = MODEL_GROUPS + (FIXED_GROUP, "layers")
+
+
+def _row_features(measurements):
+    """The ``model_features`` dicts of the rows of a ``latency_model_study`` table."""
+    return [{name: row[f"feature_{name}"] for name in _FEATURE_NAMES} for _, row in measurements.iterrows()]
+
+
+def fit_by_runtime(measurements):
+    """The latency model of each runtime, fitted on every row of a ``latency_model_study``
+    table (calibration variants included): {runtime: ``LatencyModel``}."""
+    return {runtime: fit_latency_model(_row_features(group), list(group["median_ms"]), runtime)
+            for runtime, group in measurements.groupby("runtime", sort=False)}

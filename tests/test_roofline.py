@@ -4,6 +4,7 @@ import math
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import layer_table, machine, roofline
@@ -125,3 +126,18 @@ def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
     assert list(again["median_ms"][:2]) == pytest.approx(list(first["median_ms"][:2]), rel=1e-12)  # reused
     assert again.loc[2, "model"] == "MobileNet 0.75/32" and again.loc[2, "median_ms"] > 0  # measured
     assert len(validation) == 3 and np.isfinite(validation["predicted_ms"]).all()
+
+
+def test_fit_by_runtime_reads_the_features_the_study_recorded():
+    truth = {"Matrix product": 1.5, "Depthwise": 4.0}
+    rows = []
+    for i, (m, d, o, layers) in enumerate([(1.0, 0.5, 0.1, 30), (2.0, 0.4, 0.0, 40), (0.5, 2.0, 0.2, 50),
+                                           (3.0, 0.1, 0.3, 20)]):
+        rows.append({"model": str(i), "runtime": "synthetic",
+                     "median_ms": truth["Matrix product"] * m + truth["Depthwise"] * d + o + 0.01 * layers,
+                     "feature_Matrix product": m, "feature_Depthwise": d, "feature_Other": o, "feature_layers": layers})
+    fit = roofline.fit_by_runtime(pd.DataFrame(rows))["synthetic"]
+    for group, value in truth.items():
+        assert fit.efficiency[group] == pytest.approx(value, rel=1e-6)
+    assert fit.per_layer_ms == pytest.approx(0.01, rel=1e-6)
+
