@@ -226,18 +226,26 @@ def prepare(model, runtime, batch, threads):
     return call, torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
 
 
-def time_calls(call, repeats, warmup=3):
-    """Seconds taken by each of ``repeats`` calls, after ``warmup`` untimed ones."""
+def time_calls(call, repeats, warmup=3, min_seconds=0.0):
+    """Seconds taken by each timed call, after ``warmup`` untimed ones: ``repeats`` calls, then
+    more until the timed calls add up to ``min_seconds`` (a fast call gets more samples, so its
+    median is as precise as a slow one's)."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer. Received repeats={repeats!r}")
+    _check_min_seconds(min_seconds)
     for _ in range(warmup):
         call()
-    times = np.empty(repeats)
-    for i in range(repeats):
+    times = []
+    while len(times) < repeats or sum(times) < min_seconds:
         start = time.perf_counter()
         call()
-        times[i] = time.perf_counter() - start
-    return times
+        times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def _check_min_seconds(min_seconds):
+    if isinstance(min_seconds, bool) or not isinstance(min_seconds, (int, float)) or not min_seconds >= 0:
+        raise ValueError(f"min_seconds must be a number of seconds >= 0. Received min_seconds={min_seconds!r}")
 
 
 def summarize_times(times_s, batch, flops_per_image):
@@ -253,8 +261,9 @@ def summarize_times(times_s, batch, flops_per_image):
     }
 
 
-def measure(model, runtime, batch=1, threads=None, repeats=20, warmup=3, name=None):
-    """Time ``model`` on ``runtime`` for one batch size; return a ``LatencyResult``."""
+def measure(model, runtime, batch=1, threads=None, repeats=20, warmup=3, name=None, min_seconds=0.0):
+    """Time ``model`` on ``runtime`` for one batch size (``repeats`` calls at least, and at least
+    ``min_seconds`` of them); return a ``LatencyResult``."""
     from analysis.cost import summarize
 
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -264,7 +273,8 @@ def measure(model, runtime, batch=1, threads=None, repeats=20, warmup=3, name=No
     threads = threads or core_count()
     call, device = prepare(model, runtime, batch, threads)
     flops = summarize(model)["flops"]
-    return _result(name or model.name, runtime, batch, threads, device, flops, time_calls(call, repeats, warmup))
+    return _result(name or model.name, runtime, batch, threads, device, flops,
+                   time_calls(call, repeats, warmup, min_seconds))
 
 
 def _result(name, runtime, batch, threads, device, flops_per_image, times_s):
@@ -275,8 +285,11 @@ def _result(name, runtime, batch, threads, device, flops_per_image, times_s):
 
 
 def benchmark(models, runtimes=("keras", "xla", "litert"), batches=(1,), threads=None, repeats=20,
-              warmup=3, progress=True, reuse=None, rounds=1):
+              warmup=3, progress=True, reuse=None, rounds=1, min_seconds=0.0):
     """Every (model, runtime, batch) measured; ``models`` maps a label to a built model.
+
+    Each is timed for ``repeats`` calls at least, and more until its timed
+    calls add up to ``min_seconds`` (spread evenly over the rounds).
 
     ``rounds`` > 1 interleaves the measurements: every job is prepared and
     warmed up first, then each round times ``repeats / rounds`` calls of
@@ -305,16 +318,17 @@ def benchmark(models, runtimes=("keras", "xla", "litert"), batches=(1,), threads
             raise ValueError(f"batch must be a positive integer. Received batch={batch!r}")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be a positive integer. Received rounds={rounds!r}")
+    _check_min_seconds(min_seconds)
     threads = threads or core_count()
     earlier = earlier_measurements(reuse, repeats)
     jobs = [(label, runtime, batch) for label in models for runtime in runtimes for batch in batches]
     rows = {job: earlier[job + (threads,)] for job in jobs if job + (threads,) in earlier}
     missing = [job for job in jobs if job not in rows]
-    rows.update(_measure_jobs(models, missing, threads, repeats, warmup, rounds, progress))
+    rows.update(_measure_jobs(models, missing, threads, repeats, warmup, rounds, progress, min_seconds))
     return pd.DataFrame([rows[job] for job in jobs], columns=list(LatencyResult.__dataclass_fields__))
 
 
-def _measure_jobs(models, jobs, threads, repeats, warmup, rounds, progress):
+def _measure_jobs(models, jobs, threads, repeats, warmup, rounds, progress, min_seconds):
     """{job: LatencyResult dict} for (label, runtime, batch) jobs, over ``rounds`` interleaved rounds."""
     from tqdm.auto import tqdm
 
@@ -324,7 +338,7 @@ def _measure_jobs(models, jobs, threads, repeats, warmup, rounds, progress):
         return {}
     if rounds == 1:
         return {(label, runtime, batch): measure(models[label], runtime, batch, threads, repeats, warmup,
-                                                 name=label).to_dict()
+                                                 name=label, min_seconds=min_seconds).to_dict()
                 for label, runtime, batch in tqdm(jobs, desc="latency", disable=not progress)}
     rounds = min(rounds, repeats)
     per_round = [repeats // rounds + (i < repeats % rounds) for i in range(rounds)]
@@ -342,7 +356,7 @@ def _measure_jobs(models, jobs, threads, repeats, warmup, rounds, progress):
     times = {job: [] for job in jobs}
     for count in per_round:
         for job in order:
-            times[job].extend(time_calls(prepared[job][0], count, warmup=1))
+            times[job].extend(time_calls(prepared[job][0], count, warmup=1, min_seconds=min_seconds / rounds))
             bar.update(1)
     bar.close()
     return {(label, runtime, batch): _result(label, runtime, batch, threads, prepared[(label, runtime, batch)][1],

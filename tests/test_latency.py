@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -78,8 +79,31 @@ def test_bad_runtime_and_batch(small_model):
         latency.measure(small_model, "keras", batch=0)
     with pytest.raises(ValueError, match="Received repeats=0"):
         latency.time_calls(lambda: None, repeats=0)
+    with pytest.raises(ValueError, match="Received min_seconds=-1"):
+        latency.time_calls(lambda: None, repeats=1, min_seconds=-1)
+    with pytest.raises(ValueError, match="Received min_seconds='2'"):
+        latency.benchmark({"tiny": small_model}, runtimes=("keras",), min_seconds="2", progress=False)
     with pytest.raises(ValueError, match="Received threads=0"):
         latency.configure_threads(0)
+
+
+def test_time_calls_runs_repeats_and_then_until_min_seconds():
+    calls = []
+    sleep = lambda: (calls.append(1), time.sleep(0.002))  # noqa: E731
+    times = latency.time_calls(sleep, repeats=3, warmup=2)
+    assert len(times) == 3 and len(calls) == 5
+    times = latency.time_calls(sleep, repeats=3, warmup=0, min_seconds=0.05)
+    # Each call sleeps 2 ms at least, so 0.05 s takes 25 calls at most, and stops as soon as it is reached.
+    assert 3 <= len(times) <= 25 and times.sum() >= 0.05 and times[:-1].sum() < 0.05
+
+
+def test_interleaved_benchmark_honours_min_seconds(small_model):
+    table = latency.benchmark({"tiny": small_model}, runtimes=("keras",), repeats=2, warmup=1, rounds=2,
+                              min_seconds=0.2, progress=False)
+    # At least 0.1 s per round of calls that take a few ms: more than the 2 repeats asked, and
+    # (no call longer than the longest) enough of them to fill the 0.2 s.
+    assert table.loc[0, "repeats"] > 2
+    assert table.loc[0, "repeats"] * table.loc[0, "max_ms"] / 1e3 >= 0.2
 
 
 def test_benchmark_table(small_model):
