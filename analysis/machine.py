@@ -19,7 +19,7 @@ host only ever lowers. Latencies elsewhere in the suite are medians.
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -182,3 +182,18 @@ def measure(matrix_size=2048, repeats=7):
               f"{repeats} torch triads over {triad_bytes / 1e6:.0f} MB; theoretical peak assumes "
               f"{FMA_UNITS_ASSUMED} full-width FMA units per core at the reported clock"),
     )
+
+
+def best(*profiles):
+    """One profile from several measured at different times: the highest peak, DRAM and cache
+    bandwidth of them (interference on a shared machine only ever lowers a measurement, so the
+    highest is the closest to what the machine can do)."""
+    if not profiles or not all(isinstance(p, MachineProfile) for p in profiles):
+        raise ValueError(f"best needs one or more MachineProfile. Received {profiles!r:.120}")
+    top = max(profiles, key=lambda p: p.peak_gflops)
+    bandwidth = max(p.bandwidth_gbs for p in profiles)
+    if len(profiles) == 1:
+        return top
+    return replace(top, bandwidth_gbs=bandwidth, cache_bandwidth_gbs=max(p.cache_bandwidth_gbs for p in profiles),
+                   ridge_flops_per_byte=top.peak_gflops / bandwidth,
+                   note=f"{top.note}; the best of {len(profiles)} profiles measured at different times")

@@ -454,6 +454,50 @@ def draw_predicted_vs_measured(validation, ax=None, label_worst=4):
     return ax
 
 
+# The latency model's terms (analysis.roofline.LatencyModel.terms), in drawing order.
+LATENCY_TERMS = {
+    "Matrix product": ("matrix products (× their bound)", "#0173b2"),
+    "Depthwise": ("depthwise convolutions (× their bound)", "#029e73"),
+    "Other": ("at their bound (pooling, fully connected)", "#949494"),
+    "layers": ("per layer", "#de8f05"),
+    "depthwise_positions": ("per depthwise output position", "#56b4e9"),
+    "channels": ("per output channel", "#cc78bc"),
+}
+
+
+def draw_latency_terms(terms, ax=None, title=None):
+    """One network's predicted latency split into the latency model's terms, one stacked bar per runtime.
+
+    Args:
+        terms: a DataFrame indexed by runtime with one column (ms) per key of
+            ``LATENCY_TERMS`` and measured_ms (``analysis.roofline.predicted_terms``);
+            the measured time is drawn as a black tick on each bar.
+        ax: the Axes to draw into; a new figure if None.
+        title: the Axes title (left aligned), if given.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    _check_columns(terms, tuple(LATENCY_TERMS) + ("measured_ms",), "terms", "a predicted_terms table")
+    if terms.empty:
+        raise ValueError("terms must have at least one runtime row. Received an empty table")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.7 * len(terms) + 1.6))
+    runtimes = list(terms.index)[::-1]  # first runtime on top
+    left = pd.Series(0.0, index=runtimes)
+    for term, (label, color) in LATENCY_TERMS.items():
+        widths = terms.loc[runtimes, term].astype(float)
+        ax.barh(runtimes, widths, left=left, color=color, label=label, height=0.6)
+        left += widths
+    ax.scatter(terms.loc[runtimes, "measured_ms"], runtimes, marker="|", s=600, color="black", zorder=3,
+               label="measured")
+    ax.set_xlabel("predicted latency, ms (batch 1)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3, fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, loc="left")
+    return ax
+
+
 # Width multipliers and input resolutions of MobileNet, one colour and one marker
 # each in every accuracy-against-cost figure of the suite (viridis: α ordered).
 ALPHA_COLORS = {1.0: "#440154", 0.75: "#31688e", 0.5: "#21a585", 0.25: "#a8d62c"}

@@ -11,15 +11,23 @@ before them, as inference runtimes do (LiteRT, XLA): their operations stay,
 the traffic of their separate input and output goes.
 
 The latency model predicts a network's time as
-``e_matrix * B_matrix + e_depthwise * B_depthwise + B_other + c * layers``,
+``e_matrix * B_matrix + e_depthwise * B_depthwise + B_bound
++ c_layer * layers + c_position * depthwise_positions + c_channel * channels``,
 with ``B_g`` the summed bound of a group of (fused) layers: matrix products
-(full, pointwise and fully connected convolutions), depthwise convolutions,
-and the rest (pooling, reshapes: charged at their bound, factor 1, because
-MobileNets have almost none of them and no fit could pin a factor down), and
-``c`` a fixed cost per layer. The coefficients are fitted per runtime by
-non-negative least squares on measured end-to-end times, relative error
-weighted, over the validated variants and a few calibration variants
-(``calibration_specs``) whose mix of the groups differs from theirs.
+(full and pointwise convolutions), depthwise convolutions, and the layers
+charged at their bound, factor 1 (``B_bound``: pooling, reshapes, and the
+fully connected layers, which at batch 1 multiply a matrix by a vector and
+so stream their weights once, at the measured bandwidth: MobileNets have
+almost no such work and no fit could pin a factor down). The counts carry
+the costs no bound sees: a fixed cost per layer (a kernel launch), per
+output position of a depthwise convolution (its inner loop runs once per
+position whatever the channel count, which dominates thin layers), and per
+output channel of every layer (resolution-independent setup that grows with
+the width: weight packing, per-channel parameters, XLA's per-group loops).
+The coefficients are fitted per runtime by non-negative least squares on
+measured end-to-end times, relative error weighted, over the validated
+variants and a few calibration variants (``calibration_specs``) whose mix
+of the groups differs from theirs.
 """
 
 from dataclasses import dataclass
@@ -30,14 +38,20 @@ import pandas as pd
 from analysis.cost import BYTES_PER_FLOAT32, layer_role
 
 _FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
-# The latency model's fitted groups (``role_group``): matrix-product-like layers
-# (full and pointwise convolutions, fully connected) and depthwise convolutions,
-# one efficiency factor each. The third group, "Other" (pooling, reshapes), is
-# charged at its bound: MobileNet's few such layers (a global pool, a reshape)
-# have almost no bound, so a factor of their own would be fitted to nothing and
-# then applied to VGG16's large pooling layers.
+# The latency model's fitted groups: matrix-product-like layers (full and
+# pointwise convolutions) and depthwise convolutions, one efficiency factor
+# each. The rest is charged at its bound (FIXED_GROUP): MobileNet's few such
+# layers (a global pool, a reshape, a 1000-way classifier) have almost no
+# bound, so a factor of their own would be fitted to nothing and then applied
+# to VGG16's large pooling and fully connected layers.
 MODEL_GROUPS = ("Matrix product", "Depthwise")
 FIXED_GROUP = "Other"
+# Layers that ``role_group`` puts in a fitted group but the model charges at
+# their bound: at batch 1 a fully connected layer is a matrix-vector product,
+# which streams its weights once.
+BOUND_CHARGED_ROLES = ("Fully connected",)
+# Counted features, each with a fitted cost per unit (ms).
+COUNT_FEATURES = ("layers", "depthwise_positions", "channels")
 
 
 def _elements(shape):
@@ -104,7 +118,8 @@ def network_bound_ms(bounds):
 
 
 def role_group(role):
-    """The latency model's group of a ``layer_role``: Matrix product, Depthwise or Other."""
+    """The roofline group of a ``layer_role`` (the roofline plot's markers): Matrix product (full,
+    pointwise and fully connected convolutions), Depthwise or Other. ``model_group`` refines it."""
     if role.startswith("Conv DW"):
         return "Depthwise"
     if role.startswith("Conv") or role == "Fully connected":
@@ -112,32 +127,61 @@ def role_group(role):
     return "Other"
 
 
-def model_features(bounds):
-    """Features of the latency model for one network: summed bound per group (ms) and layer count."""
-    summed = bounds.groupby(bounds["role"].map(role_group))["bound_ms"].sum()
+def model_group(role):
+    """The latency model's group of a ``layer_role``: a ``MODEL_GROUPS`` entry or ``FIXED_GROUP``."""
+    return FIXED_GROUP if role in BOUND_CHARGED_ROLES else role_group(role)
+
+
+def _spatial_positions(shape):
+    return int(np.prod(shape[:-1])) if shape else 0
+
+
+def model_features(bounds, batch=1):
+    """Features of the latency model for one network (a fused ``layer_bounds`` table for ``batch``).
+
+    Returns:
+        A dict: the summed bound of each group (ms; ``MODEL_GROUPS`` and
+        ``FIXED_GROUP``), ``layers`` (the layer count), ``depthwise_positions``
+        (output positions of the depthwise convolutions, height x width summed
+        over them, times ``batch``) and ``channels`` (output channels summed
+        over every layer).
+    """
+    groups = bounds["role"].map(model_group)
+    summed = bounds.groupby(groups)["bound_ms"].sum()
     features = {group: float(summed.get(group, 0.0)) for group in MODEL_GROUPS + (FIXED_GROUP,)}
+    shapes = bounds["output_shape"]
     features["layers"] = float(len(bounds))
+    features["depthwise_positions"] = float(batch * sum(
+        _spatial_positions(shape) for shape, group in zip(shapes, groups) if group == "Depthwise"))
+    features["channels"] = float(sum(shape[-1] for shape in shapes if shape))
     return features
 
 
 @dataclass
 class LatencyModel:
-    """time_ms = sum(efficiency[group] * bound_ms of the group) + bound_ms of Other + per_layer_ms * layers."""
+    """time_ms = sum(efficiency[group] * bound_ms of the group) + bound_ms of FIXED_GROUP
+    + sum(unit_ms[count] * count) over ``COUNT_FEATURES``."""
 
     runtime: str
     efficiency: dict
-    per_layer_ms: float
+    unit_ms: dict
+
+    def terms(self, features):
+        """The predicted time split by term, ms: one entry per fitted group, ``FIXED_GROUP``
+        (charged at its bound) and one per ``COUNT_FEATURES`` entry."""
+        return {**{g: self.efficiency[g] * features[g] for g in MODEL_GROUPS}, FIXED_GROUP: features[FIXED_GROUP],
+                **{c: self.unit_ms[c] * features[c] for c in COUNT_FEATURES}}
 
     def predict(self, features):
-        return (sum(self.efficiency[g] * features[g] for g in MODEL_GROUPS) + features[FIXED_GROUP]
-                + self.per_layer_ms * features["layers"])
+        return sum(self.terms(features).values())
 
 
 PRIOR_WEIGHT = 0.0
 
 
 def fit_latency_model(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
-    """Fit efficiencies (>= 0, one per fitted group) and a per-layer overhead by NNLS, on relative error.
+    """Fit efficiencies (>= 0, one per fitted group) and costs per unit of ``COUNT_FEATURES`` by NNLS,
+    on relative error.
 
     Args:
         features: list of ``model_features`` dicts, one per network variant.
@@ -151,7 +195,7 @@ def fit_latency_model(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT)
     """
     from scipy.optimize import nnls
 
-    columns = list(MODEL_GROUPS) + ["layers"]
+    columns = list(MODEL_GROUPS) + list(COUNT_FEATURES)
     matrix = np.array([[f[c] for c in columns] for f in features], dtype=float)
     measured = np.asarray(measured_ms, dtype=float)
     target = measured - np.array([f[FIXED_GROUP] for f in features], dtype=float)
@@ -163,8 +207,9 @@ def fit_latency_model(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT)
         rows = np.vstack([rows, prior])
         values = np.concatenate([values, np.full(len(MODEL_GROUPS), np.sqrt(prior_weight))])
     coefficients, _ = nnls(rows, values)
-    return LatencyModel(runtime=runtime, efficiency=dict(zip(MODEL_GROUPS, coefficients[:-1])),
-                        per_layer_ms=float(coefficients[-1]))
+    groups = len(MODEL_GROUPS)
+    return LatencyModel(runtime=runtime, efficiency=dict(zip(MODEL_GROUPS, map(float, coefficients[:groups]))),
+                        unit_ms=dict(zip(COUNT_FEATURES, map(float, coefficients[groups:]))))
 
 
 def validate_latency_model(labels, features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT,
@@ -244,11 +289,12 @@ def calibration_specs(quick=False):
 
 
 def latency_model_study(profile, runtimes=("keras", "xla", "litert"), specs=None, calibration=(), batch=1,
-                        threads=None, repeats=15, rounds=3, progress=True, reuse=None):
+                        threads=None, repeats=15, rounds=3, progress=True, reuse=None, min_seconds=0.0):
     """Measure every variant end to end, then validate the latency model on them.
 
     Every variant of ``specs`` and ``calibration`` is timed on each runtime
-    (``analysis.latency.benchmark``, in ``rounds`` interleaved rounds), or
+    (``analysis.latency.benchmark``, in ``rounds`` interleaved rounds, for
+    ``repeats`` calls and ``min_seconds`` at least), or
     taken from the earlier measurements in the CSV ``reuse``; its features
     come from its fused, two-level roofline on ``profile``; the model is
     validated leave-one-out per runtime on ``specs``, the ``calibration``
@@ -271,9 +317,9 @@ def latency_model_study(profile, runtimes=("keras", "xla", "litert"), specs=None
         label = variants.label(name, **options)
         models[label] = variants.build(name, **options)
         bounds = machine_bounds(layer_table(models[label]), profile, batch=batch)
-        features[label], bounds_ms[label] = model_features(bounds), network_bound_ms(bounds)
+        features[label], bounds_ms[label] = model_features(bounds, batch), network_bound_ms(bounds)
     measurements = latency.benchmark(models, runtimes, (batch,), threads, repeats, progress=progress,
-                                     reuse=reuse, rounds=rounds)
+                                     reuse=reuse, rounds=rounds, min_seconds=min_seconds)
     measurements["bound_ms"] = measurements["model"].map(bounds_ms)
     calibration_labels = {variants.label(name, **options) for name, options in calibration}
     measurements["calibration"] = measurements["model"].isin(calibration_labels)
@@ -289,12 +335,25 @@ def latency_model_study(profile, runtimes=("keras", "xla", "litert"), specs=None
     return measurements, pd.concat(validations, ignore_index=True)
 
 
-_FEATURE_NAMES = MODEL_GROUPS + (FIXED_GROUP, "layers")
+_FEATURE_NAMES = MODEL_GROUPS + (FIXED_GROUP,) + COUNT_FEATURES
 
 
 def _row_features(measurements):
     """The ``model_features`` dicts of the rows of a ``latency_model_study`` table."""
     return [{name: row[f"feature_{name}"] for name in _FEATURE_NAMES} for _, row in measurements.iterrows()]
+
+
+def predicted_terms(measurements, model):
+    """How the latency model fitted on every row (``fit_by_runtime``) splits ``model``'s time on
+    each runtime: a DataFrame, one row per runtime, one column per term (ms), and measured_ms."""
+    rows = {}
+    for runtime, fit in fit_by_runtime(measurements).items():
+        row = measurements[(measurements["runtime"] == runtime) & (measurements["model"] == model)]
+        if row.empty:
+            raise ValueError(f"No measurement of {model!r} on {runtime}. Received models "
+                             f"{sorted(measurements['model'].unique())}")
+        rows[runtime] = {**fit.terms(_row_features(row)[0]), "measured_ms": float(row["median_ms"].iloc[0])}
+    return pd.DataFrame(rows).T
 
 
 def fit_by_runtime(measurements):

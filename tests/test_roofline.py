@@ -1,5 +1,6 @@
 """Roofline bounds and the latency model against closed forms and synthetic data."""
 
+import dataclasses
 import math
 
 import keras
@@ -44,37 +45,74 @@ def test_cache_bandwidth_applies_to_layers_that_fit(conv_bn_table):
     assert (bounds["bandwidth_gbs"] == 100.0).all()
 
 
+UNIT_MS = {"layers": 0.01, "depthwise_positions": 2e-5, "channels": 3e-4}
+
+
+def _synthetic_features(rng, groups):
+    return dict(zip(groups, rng.uniform(0.1, 2.0, len(groups))), Other=float(rng.uniform(0, 0.5)),
+                layers=float(rng.integers(20, 90)), depthwise_positions=float(rng.integers(0, 40_000)),
+                channels=float(rng.integers(1_000, 15_000)))
+
+
+def _synthetic_time(truth, f):
+    return (sum(truth[g] * f[g] for g in truth) + f["Other"]
+            + sum(UNIT_MS[c] * f[c] for c in roofline.COUNT_FEATURES))
+
+
 def test_latency_model_recovers_known_coefficients():
     truth = {"Matrix product": 1.5, "Depthwise": 3.0}
-    assert tuple(truth) == roofline.MODEL_GROUPS
+    assert tuple(truth) == roofline.MODEL_GROUPS and tuple(UNIT_MS) == roofline.COUNT_FEATURES
     rng = np.random.default_rng(0)
-    features = [dict(zip(truth, rng.uniform(0.1, 2.0, len(truth))), Other=float(rng.uniform(0, 0.5)),
-                     layers=float(rng.integers(20, 90))) for _ in range(12)]
+    features = [_synthetic_features(rng, truth) for _ in range(12)]
     # "Other" is charged at its bound: factor 1.
-    measured = [sum(truth[g] * f[g] for g in truth) + f["Other"] + 0.01 * f["layers"] for f in features]
+    measured = [_synthetic_time(truth, f) for f in features]
     model = roofline.fit_latency_model(features, measured, "synthetic")
     for group, value in truth.items():
         assert model.efficiency[group] == pytest.approx(value, rel=1e-6)
-    assert model.per_layer_ms == pytest.approx(0.01, rel=1e-6)
+    assert model.unit_ms == pytest.approx(UNIT_MS, rel=1e-6)
     labels = [str(i) for i in range(12)]
     validation = roofline.validate_latency_model(labels, features, measured, "synthetic")
     assert validation["error"].abs().max() < 1e-6
-    with_prior = roofline.validate_latency_model(labels, features, measured, "synthetic", prior_weight=0.01)
+    with_prior = roofline.validate_latency_model(labels, features, measured, "synthetic", prior_weight=0.001)
     assert with_prior["error"].abs().max() < 0.1  # a weak prior towards 1 costs little on exact data
     # With features that cannot tell two groups apart, the prior keeps both factors finite and near 1.
-    collinear = [dict(f, Depthwise=f["Matrix product"], Other=0.0) for f in features]
+    collinear = [dict(f, Depthwise=f["Matrix product"], Other=0.0, depthwise_positions=0.0, channels=0.0, layers=0.0)
+                 for f in features]
     tied = roofline.fit_latency_model(collinear, [2 * f["Matrix product"] for f in collinear], "tied",
                                       prior_weight=0.01)
     assert tied.efficiency["Matrix product"] == pytest.approx(tied.efficiency["Depthwise"], rel=1e-3)
 
 
+def test_model_features_of_mobilenet_match_the_paper_table():
+    """Counts from the MobileNet paper's Table 1 (alpha 1, 224x224), not from the code."""
+    from analysis import variants
+
+    bounds = roofline.machine_bounds(layer_table(variants.build("mobilenet")),
+                                     {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}, batch=2)
+    features = roofline.model_features(bounds, batch=2)
+    # Depthwise outputs: 112^2 once, 56^2 twice, 28^2 twice, 14^2 six times, 7^2 twice (per image).
+    assert features["depthwise_positions"] == 2 * (112**2 + 2 * 56**2 + 2 * 28**2 + 6 * 14**2 + 2 * 7**2)
+    depthwise = [32, 64, 128, 128, 256, 256] + [512] * 6 + [1024]
+    pointwise = [64, 128, 128, 256, 256] + [512] * 6 + [1024, 1024]
+    # conv1, 13 depthwise and 13 pointwise convolutions, the global pool, the 1000-way classifier
+    # (batch norm, ReLU, dropout, reshape and softmax fused into the layer before them).
+    assert features["channels"] == 32 + sum(depthwise) + sum(pointwise) + 1024 + 1000
+    assert features["layers"] == 1 + 13 + 13 + 1 + 1
+    # The classifier is charged at its bound, not in the matrix-product group.
+    classifier = bounds.loc[bounds["role"] == "Fully connected", "bound_ms"].sum()
+    assert classifier > 0
+    assert features["Other"] == pytest.approx(
+        classifier + bounds.loc[bounds["role"].map(roofline.role_group) == "Other", "bound_ms"].sum())
+
+
 def test_calibration_variants_join_every_fit_but_are_not_predicted():
     truth = {"Matrix product": 2.0, "Depthwise": 5.0}
     # Validated variants whose groups grow together (collinear), as the MobileNet family's do...
-    family = [{"Matrix product": s, "Depthwise": 0.5 * s, "Other": 0.01, "layers": 30.0} for s in (1.0, 2.0, 3.0, 4.0)]
+    counts = {"layers": 30.0, "depthwise_positions": 0.0, "channels": 0.0}
+    family = [{"Matrix product": s, "Depthwise": 0.5 * s, "Other": 0.01, **counts} for s in (1.0, 2.0, 3.0, 4.0)]
     # ...and calibration variants with another mix, which pin each group's factor down.
-    other_mix = [{"Matrix product": 3.0, "Depthwise": 0.0, "Other": 0.01, "layers": 30.0},
-                 {"Matrix product": 0.2, "Depthwise": 2.0, "Other": 0.01, "layers": 30.0}]
+    other_mix = [{"Matrix product": 3.0, "Depthwise": 0.0, "Other": 0.01, **counts},
+                 {"Matrix product": 0.2, "Depthwise": 2.0, "Other": 0.01, **counts}]
     time = lambda f: sum(truth[g] * f[g] for g in truth) + f["Other"]  # noqa: E731
     validation = roofline.validate_latency_model(
         ["a", "b", "c", "d"], family, [time(f) for f in family], "synthetic",
@@ -82,7 +120,7 @@ def test_calibration_variants_join_every_fit_but_are_not_predicted():
     assert list(validation["variant"]) == ["a", "b", "c", "d"]
     assert validation["error"].abs().max() < 1e-6
     # A network of another kind is predicted only with the calibration's help.
-    vgg_like = {"Matrix product": 10.0, "Depthwise": 0.0, "Other": 0.5, "layers": 20.0}
+    vgg_like = {"Matrix product": 10.0, "Depthwise": 0.0, "Other": 0.5, **counts, "layers": 20.0}
     with_calibration = roofline.fit_latency_model(family + other_mix, [time(f) for f in family + other_mix], "s")
     assert with_calibration.predict(vgg_like) == pytest.approx(time(vgg_like), rel=1e-6)
 
@@ -130,14 +168,44 @@ def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
 
 def test_fit_by_runtime_reads_the_features_the_study_recorded():
     truth = {"Matrix product": 1.5, "Depthwise": 4.0}
+    rng = np.random.default_rng(1)
     rows = []
-    for i, (m, d, o, layers) in enumerate([(1.0, 0.5, 0.1, 30), (2.0, 0.4, 0.0, 40), (0.5, 2.0, 0.2, 50),
-                                           (3.0, 0.1, 0.3, 20)]):
-        rows.append({"model": str(i), "runtime": "synthetic",
-                     "median_ms": truth["Matrix product"] * m + truth["Depthwise"] * d + o + 0.01 * layers,
-                     "feature_Matrix product": m, "feature_Depthwise": d, "feature_Other": o, "feature_layers": layers})
-    fit = roofline.fit_by_runtime(pd.DataFrame(rows))["synthetic"]
+    for i in range(8):
+        features = _synthetic_features(rng, truth)
+        rows.append({"model": str(i), "runtime": "synthetic", "median_ms": _synthetic_time(truth, features),
+                     **{f"feature_{name}": value for name, value in features.items()}})
+    table = pd.DataFrame(rows)
+    fit = roofline.fit_by_runtime(table)["synthetic"]
     for group, value in truth.items():
         assert fit.efficiency[group] == pytest.approx(value, rel=1e-6)
-    assert fit.per_layer_ms == pytest.approx(0.01, rel=1e-6)
+    assert fit.unit_ms == pytest.approx(UNIT_MS, rel=1e-6)
+    # The split of one network's time: each term its true coefficient times its feature.
+    terms = roofline.predicted_terms(table, "3").loc["synthetic"]
+    row = rows[3]
+    assert terms["Depthwise"] == pytest.approx(4.0 * row["feature_Depthwise"], rel=1e-6)
+    assert terms["Other"] == row["feature_Other"]
+    assert terms["channels"] == pytest.approx(UNIT_MS["channels"] * row["feature_channels"], rel=1e-6)
+    assert terms["measured_ms"] == row["median_ms"]
+    with pytest.raises(ValueError, match="No measurement of 'VGG16'"):
+        roofline.predicted_terms(table, "VGG16")
+    from analysis import plots
 
+    ax = plots.draw_latency_terms(roofline.predicted_terms(table, "3"))
+    widths = sorted(round(patch.get_width(), 9) for patch in ax.patches)
+    expected = terms.drop("measured_ms")
+    assert widths == sorted(round(float(v), 9) for v in expected)
+    with pytest.raises(ValueError, match="without"):
+        plots.draw_latency_terms(pd.DataFrame({"Matrix product": [1.0]}))
+
+
+def test_best_profile_takes_the_highest_of_each_measurement():
+    first = machine.measure(matrix_size=256, repeats=2)
+    slower = dataclasses.replace(first, peak_gflops=first.peak_gflops / 2, bandwidth_gbs=first.bandwidth_gbs * 2,
+                                 cache_bandwidth_gbs=first.cache_bandwidth_gbs / 3)
+    best = machine.best(first, slower)
+    assert best.peak_gflops == first.peak_gflops and best.bandwidth_gbs == 2 * first.bandwidth_gbs
+    assert best.cache_bandwidth_gbs == first.cache_bandwidth_gbs
+    assert best.ridge_flops_per_byte == pytest.approx(first.peak_gflops / (2 * first.bandwidth_gbs))
+    assert machine.best(first) == first
+    with pytest.raises(ValueError, match="MachineProfile"):
+        machine.best({"peak_gflops": 1.0})
