@@ -1,7 +1,9 @@
 """Latency benchmark (not a test): python benchmarks/bench_latency.py [--quick] [--threads N]
 
 Measures, on this machine, in one run:
-1. the machine profile (peak GFLOP/s, DRAM and cache bandwidth);
+1. the machine profile (peak GFLOP/s, DRAM and cache bandwidth), before the
+   timings and again after them; the bounds use the best of the two
+   (``machine.best``: a busy neighbour only ever lowers them);
 2. the harness overhead of ``analysis.latency`` against calling each runtime
    directly (MobileNet 1.0/224, batch 1): rounds that alternate a block of
    bare calls, written here against the runtime's own API, with a block of
@@ -14,7 +16,9 @@ Measures, on this machine, in one run:
    on VGG16, and of the roofline bound on MobileNet 1.0/224 (batch 1);
 4. the latency model's leave-one-out error on the 16 MobileNet variants and
    VGG16, per runtime, the calibration variants (Conv and shallow MobileNets)
-   in every fit; all variants timed in 3 interleaved rounds.
+   in every fit; all variants timed in 15 interleaved rounds, for 30 calls and
+   3 s at least each (a fast network's times spread widely on a shared
+   machine: it gets more calls, so its median is as precise as a slow one's).
 Writes reports/tables/latency_*.csv and prints a summary for the README.
 """
 
@@ -52,7 +56,7 @@ def direct_call(model, runtime, threads):
     return call
 
 
-def harness_overhead(model, runtime, threads, rounds=15, per_round=10):
+def harness_overhead(model, runtime, threads, rounds=31, per_round=10):
     """(harness ms, direct ms, overhead): block means alternated over ``rounds``; overhead is
     the median of the per-round ratios minus 1."""
     direct = direct_call(model, runtime, threads)
@@ -71,6 +75,12 @@ def harness_overhead(model, runtime, threads, rounds=15, per_round=10):
     return statistics.median(harness_means), statistics.median(direct_means), statistics.median(ratios) - 1
 
 
+def _print_profile(title, profile, threads):
+    print(f"{title}: {profile.cpu}, {profile.cores} cores, {profile.vector_isa}; peak {profile.peak_gflops:.1f} GFLOP/s "
+          f"({profile.peak_by_library}); DRAM {profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s; "
+          f"theoretical {profile.theoretical_peak_gflops:.0f} GFLOP/s; threads {threads}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -80,9 +90,7 @@ def main(argv=None):
     threads = latency.configure_threads(args.threads)
     runtimes = tuple(args.runtimes.split(","))
     profile = machine.measure()
-    print(f"machine: {profile.cpu}, {profile.cores} cores, {profile.vector_isa}; peak {profile.peak_gflops:.1f} GFLOP/s "
-          f"({profile.peak_by_library}); DRAM {profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s; "
-          f"theoretical {profile.theoretical_peak_gflops:.0f} GFLOP/s; threads {threads}")
+    _print_profile("machine", profile, threads)
 
     mobile = variants.build("mobilenet")
     print("harness overhead (MobileNet 1.0/224, batch 1):")
@@ -92,10 +100,23 @@ def main(argv=None):
 
     tables = paths.TABLES_DIR
     tables.mkdir(parents=True, exist_ok=True)
+    specs, calibration = roofline.variant_specs(quick=args.quick), roofline.calibration_specs(quick=args.quick)
     measurements, validation = roofline.latency_model_study(
-        profile, runtimes, roofline.variant_specs(quick=args.quick), roofline.calibration_specs(quick=args.quick),
-        threads=threads, repeats=6 if args.quick else 15, rounds=3)
+        profile, runtimes, specs, calibration, threads=threads, repeats=6 if args.quick else 30,
+        rounds=3 if args.quick else 15, min_seconds=0.0 if args.quick else 3.0)
     measurements.to_csv(tables / "latency_variants.csv", index=False)
+    # Measured again after the timings: a neighbour busy during the first profile would
+    # otherwise lower the peak and bandwidth every bound is computed from.
+    after = machine.measure()
+    _print_profile("machine, after the timings", after, threads)
+    if machine.best(profile, after) != profile:
+        profile = machine.best(profile, after)
+        print(f"  bounds from the best of both: peak {profile.peak_gflops:.1f} GFLOP/s, DRAM "
+              f"{profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s")
+        measurements, validation = roofline.latency_model_study(
+            profile, runtimes, specs, calibration, threads=threads, repeats=6 if args.quick else 30,
+            progress=False, reuse=tables / "latency_variants.csv")
+        measurements.to_csv(tables / "latency_variants.csv", index=False)
     validation.to_csv(tables / "latency_model_validation.csv", index=False)
 
     vgg = measurements[measurements["model"] == "VGG16"]
@@ -111,10 +132,17 @@ def main(argv=None):
     print("latency model, leave-one-out error per variant:")
     for runtime, group in validation.groupby("runtime", sort=False):
         worst = group.loc[group["error"].abs().idxmax()]
+        unstable = measurements.loc[measurements["runtime"] == runtime, "unstable"]
         print(f"  {runtime:7s} median |error| {100 * group['error'].abs().median():5.1f} %, "
               f"max {100 * abs(worst['error']):5.1f} % ({worst['variant']}), "
-              f"within 10 %: {(group['error'].abs() <= 0.10).sum()}/{len(group)}")
+              f"within 10 %: {(group['error'].abs() <= 0.10).sum()}/{len(group)}; "
+              f"measurements flagged unstable: {int(unstable.sum())}/{len(unstable)}")
     print(validation.round(3).to_string(index=False))
+    print("latency model fitted on every variant (calibration included):")
+    for runtime, fit in roofline.fit_by_runtime(measurements).items():
+        print(f"  {runtime:7s} e_matrix {fit.efficiency['Matrix product']:.2f}, e_depthwise {fit.efficiency['Depthwise']:.1f}, "
+              f"{fit.unit_ms['layers'] * 1e3:.0f} us/layer, {fit.unit_ms['depthwise_positions'] * 1e6:.1f} ns/depthwise position, "
+              f"{fit.unit_ms['channels'] * 1e6:.0f} ns/channel")
     return 0
 
 
