@@ -191,9 +191,9 @@ def best(*profiles):
     if not profiles or not all(isinstance(p, MachineProfile) for p in profiles):
         raise ValueError(f"best needs one or more MachineProfile. Received {profiles!r:.120}")
     top = max(profiles, key=lambda p: p.peak_gflops)
-    bandwidth = max(p.bandwidth_gbs for p in profiles)
     if len(profiles) == 1:
         return top
+    bandwidth = max(p.bandwidth_gbs for p in profiles)
     return replace(top, bandwidth_gbs=bandwidth, cache_bandwidth_gbs=max(p.cache_bandwidth_gbs for p in profiles),
                    ridge_flops_per_byte=top.peak_gflops / bandwidth,
                    note=f"{top.note}; the best of {len(profiles)} profiles measured at different times")
