@@ -71,13 +71,15 @@ class Dataset:
     def subset(self, train_images=None, seed=0):
         """This dataset with a stratified ``train_images`` of its training images
         (the test images unchanged, so accuracies stay comparable); all if None."""
-        if train_images is None or train_images >= len(self.x_train):
+        if train_images is None:
             return self
-        from sklearn.model_selection import train_test_split
-
         if isinstance(train_images, bool) or not isinstance(train_images, int) or train_images < self.num_classes:
             raise ValueError(f"train_images must be an integer of at least one per class ({self.num_classes}). "
                              f"Received train_images={train_images!r}")
+        if train_images >= len(self.x_train):
+            return self
+        from sklearn.model_selection import train_test_split
+
         x, _, y, _ = train_test_split(self.x_train, self.y_train, train_size=train_images,
                                       stratify=self.y_train, random_state=seed)
         return Dataset(self.name, x, y, self.x_test, self.y_test, list(self.class_names))
