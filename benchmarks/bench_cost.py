@@ -8,8 +8,9 @@ included). Targets: under 1 s and under 30 s on the 2-core machine.
 import statistics
 import time
 
-from analysis import layer_table, variants
-from analysis.machine import core_count, cpu_model
+from analysis.cost import cost_sweep, layer_table
+from analysis.speed.machine import core_count, cpu_model
+from analysis.variants import Variant
 
 
 def median_seconds(work, repeats):
@@ -22,9 +23,9 @@ def median_seconds(work, repeats):
 
 
 def main():
-    vgg, mobile = variants.build("vgg16"), variants.build("mobilenet")
+    vgg, mobile = Variant("vgg16").build(), Variant("mobilenet").build()
     tables = median_seconds(lambda: (layer_table(vgg), layer_table(mobile)), repeats=20)
-    sweep = median_seconds(lambda: variants.cost_sweep(progress=False), repeats=3)
+    sweep = median_seconds(lambda: cost_sweep(progress=False), repeats=3)
     print(f"machine: {cpu_model()}, {core_count()} cores")
     print(f"layer_table(VGG16) + layer_table(MobileNet): median {tables[0] * 1e3:.1f} ms "
           f"(min {tables[1] * 1e3:.1f}, max {tables[2] * 1e3:.1f}; 20 runs; target < 1000 ms)")

@@ -2,9 +2,9 @@
 
     KERAS_BACKEND=torch python benchmarks/bench_gpu.py [--out analysis/data/gpu_latency.csv] [--quick]
 
-Runs the same ``analysis.latency.benchmark`` as ``python -m analysis bench``,
+Runs the same ``analysis.speed.latency.benchmark`` as ``python -m analysis bench``,
 runtime ``torch``, float32, on the GPU PyTorch sees (else the CPU), and
-writes one CSV row per (model, batch) with the device and versions. Notebook
+writes one CSV row per (variant, batch) with the device and versions. Notebook
 04 shows the file when it is present.
 """
 
@@ -16,10 +16,12 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from analysis import latency, paths, variants  # noqa: E402
+from analysis import atomic, paths  # noqa: E402
+from analysis.speed import latency  # noqa: E402
+from analysis.variants import Variant  # noqa: E402
 
-VARIANTS = (("vgg16", {}), ("mobilenet", {}), ("mobilenet", {"alpha": 0.5, "resolution": 160}),
-            ("mobilenet", {"alpha": 0.25, "resolution": 128}))
+VARIANTS = (Variant("vgg16"), Variant("mobilenet"), Variant("mobilenet", alpha=0.5, resolution=160),
+            Variant("mobilenet", alpha=0.25, resolution=128))
 
 
 def main(argv=None):
@@ -29,16 +31,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
-    models = {variants.label(name, **options): variants.build(name, **options) for name, options in VARIANTS}
     batches = (1,) if args.quick else (1, 8, 32, 64)
-    table = latency.benchmark(models, runtimes=("torch",), batches=batches,
+    table = latency.benchmark(VARIANTS, runtimes=("torch",), batches=batches,
                               repeats=5 if args.quick else 50, warmup=2 if args.quick else 10)
     table["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
     table["matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
     table["keras_backend"] = "torch"
     table["python"] = platform.python_version()
-    table.to_csv(args.out, index=False)
-    print(table[["model", "batch", "median_ms", "iqr_ms", "ms_per_image", "images_per_s", "gflops", "device"]]
+    atomic.write_csv(table, args.out)
+    print(table[["variant", "batch", "median_ms", "iqr_ms", "ms_per_image", "images_per_s", "gflops", "device"]]
           .to_string(index=False))
     print(f"written to {args.out}")
 

@@ -4,10 +4,10 @@ Measures, on this machine, in one run:
 1. the machine profile (peak GFLOP/s, DRAM and cache bandwidth), before the
    timings and again after them; the bounds use the best of the two
    (``machine.best``: a busy neighbour only ever lowers them);
-2. the harness overhead of ``analysis.latency`` against calling each runtime
+2. the harness overhead of ``analysis.speed.latency`` against calling each runtime
    directly (MobileNet 1.0/224, batch 1): rounds that alternate a block of
    bare calls, written here against the runtime's own API, with a block of
-   the same number of calls through ``analysis.latency`` (``prepare`` and
+   the same number of calls through ``analysis.speed.latency`` (``prepare`` and
    ``time_calls``); the overhead is the median over rounds of the ratio of
    the two blocks' mean times. Alternating cancels the machine's drift, and
    comparing means with means compares like with like (a per-call median
@@ -29,10 +29,13 @@ import time
 
 import numpy as np
 
-from analysis import latency, machine, paths, roofline, variants
+from analysis import atomic, paths
+from analysis.speed import latency, latency_fit, machine, study
+from analysis.speed import runtimes as runtime_setup
+from analysis.variants import Variant
 
 
-def direct_call(model, runtime, threads):
+def direct_call(variant, model, runtime, threads):
     """One synchronised batch-1 call written against the runtime's own API, not the harness."""
     x = np.random.default_rng(1).uniform(0, 1, (1,) + tuple(model.input_shape[1:])).astype("float32")
     if runtime in ("keras", "xla"):
@@ -43,7 +46,7 @@ def direct_call(model, runtime, threads):
         return lambda: function(tensor).numpy()
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=latency.tflite_path(model), num_threads=threads)
+    interpreter = Interpreter(model_path=runtime_setup.tflite_path(variant, model), num_threads=threads)
     interpreter.allocate_tensors()
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
@@ -56,11 +59,11 @@ def direct_call(model, runtime, threads):
     return call
 
 
-def harness_overhead(model, runtime, threads, rounds=31, per_round=10):
+def harness_overhead(variant, model, runtime, threads, rounds=31, per_round=10):
     """(harness ms, direct ms, overhead): block means alternated over ``rounds``; overhead is
     the median of the per-round ratios minus 1."""
-    direct = direct_call(model, runtime, threads)
-    harness, _ = latency.prepare(model, runtime, 1, threads)
+    direct = direct_call(variant, model, runtime, threads)
+    harness, _ = runtime_setup.prepare(variant, runtime, 1, threads, model)
     for _ in range(3):
         direct()
         harness()
@@ -87,24 +90,25 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--runtimes", default="keras,xla,litert")
     args = parser.parse_args(argv)
-    threads = latency.configure_threads(args.threads)
+    threads = runtime_setup.configure_threads(args.threads)
     runtimes = tuple(args.runtimes.split(","))
     profile = machine.measure()
     _print_profile("machine", profile, threads)
 
-    mobile = variants.build("mobilenet")
+    mobile_variant = Variant("mobilenet")
+    mobile = mobile_variant.build()
     print("harness overhead (MobileNet 1.0/224, batch 1):")
     for runtime in runtimes:
-        harness, bare, overhead = harness_overhead(mobile, runtime, threads)
+        harness, bare, overhead = harness_overhead(mobile_variant, mobile, runtime, threads)
         print(f"  {runtime:7s} harness {harness:8.3f} ms, direct {bare:8.3f} ms, overhead {100 * overhead:+.2f} %")
 
     tables = paths.TABLES_DIR
     tables.mkdir(parents=True, exist_ok=True)
-    specs, calibration = roofline.variant_specs(quick=args.quick), roofline.calibration_specs(quick=args.quick)
-    measurements, validation = roofline.latency_model_study(
+    specs, calibration = study.validated_variants(quick=args.quick), study.calibration_variants(quick=args.quick)
+    measurements, validation = study.latency_fit_study(
         profile, runtimes, specs, calibration, threads=threads, repeats=6 if args.quick else 30,
         rounds=3 if args.quick else 15, min_seconds=0.0 if args.quick else 3.0)
-    measurements.to_csv(tables / "latency_variants.csv", index=False)
+    atomic.write_csv(measurements, tables / "latency_variants.csv")
     # Measured again after the timings: a neighbour busy during the first profile would
     # otherwise lower the peak and bandwidth every bound is computed from.
     after = machine.measure()
@@ -113,18 +117,18 @@ def main(argv=None):
         profile = machine.best(profile, after)
         print(f"  bounds from the best of both: peak {profile.peak_gflops:.1f} GFLOP/s, DRAM "
               f"{profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s")
-        measurements, validation = roofline.latency_model_study(
+        measurements, validation = study.latency_fit_study(
             profile, runtimes, specs, calibration, threads=threads, repeats=6 if args.quick else 30,
             progress=False, reuse=tables / "latency_variants.csv")
-        measurements.to_csv(tables / "latency_variants.csv", index=False)
-    validation.to_csv(tables / "latency_model_validation.csv", index=False)
+        atomic.write_csv(measurements, tables / "latency_variants.csv")
+    atomic.write_csv(validation, tables / "latency_model_validation.csv")
 
-    vgg = measurements[measurements["model"] == "VGG16"]
+    vgg = measurements[measurements["variant"] == "VGG16"]
     print("VGG16, batch 1: fraction of the measured matrix-product peak")
     for _, row in vgg.iterrows():
         print(f"  {row['runtime']:7s} {row['median_ms']:8.1f} ms  {row['gflops']:6.1f} GFLOP/s  "
               f"{100 * row['gflops'] / profile.peak_gflops:5.1f} % of peak")
-    mobile_rows = measurements[measurements["model"] == "MobileNet 1.0/224"]
+    mobile_rows = measurements[measurements["variant"] == "MobileNet 1.0/224"]
     print("MobileNet 1.0/224, batch 1: roofline bound / measured")
     for _, row in mobile_rows.iterrows():
         print(f"  {row['runtime']:7s} {row['median_ms']:8.2f} ms  bound {row['bound_ms']:6.2f} ms  "
@@ -139,7 +143,7 @@ def main(argv=None):
               f"measurements flagged unstable: {int(unstable.sum())}/{len(unstable)}")
     print(validation.round(3).to_string(index=False))
     print("latency model fitted on every variant (calibration included):")
-    for runtime, fit in roofline.fit_by_runtime(measurements).items():
+    for runtime, fit in latency_fit.fit_by_runtime(measurements).items():
         print(f"  {runtime:7s} e_matrix {fit.efficiency['Matrix product']:.2f}, e_depthwise {fit.efficiency['Depthwise']:.1f}, "
               f"{fit.unit_ms['layers'] * 1e3:.0f} us/layer, {fit.unit_ms['depthwise_positions'] * 1e6:.1f} ns/depthwise position, "
               f"{fit.unit_ms['channels'] * 1e6:.0f} ns/channel")

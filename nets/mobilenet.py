@@ -7,10 +7,10 @@ Layer names follow the notes and keras.applications: ``conv1``,
 keras.applications.MobileNet load by name.
 """
 
-import keras
-from keras import layers
+from nets import checks
+from nets.backend import keras
 
-from nets import _validate
+layers = keras.layers
 
 FIRST_CONV_FILTERS = 32
 # (pointwise filters, stride) of the 13 depthwise separable blocks, Table 1
@@ -84,29 +84,13 @@ def mobilenet(
         A ``keras.Model`` with output (batch, num_classes), or the last
         feature map without the top.
     """
-    input_shape = _validate.check_input_shape(input_shape)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
-        raise ValueError(f"alpha must be a number greater than 0. Received alpha={alpha!r}")
-    if (
-        isinstance(depth_multiplier, bool)
-        or not float(depth_multiplier).is_integer()
-        or depth_multiplier < 1
-    ):
-        raise ValueError(
-            "depth_multiplier must be an integer of at least 1. "
-            f"Received depth_multiplier={depth_multiplier!r}"
-        )
-    depth_multiplier = int(depth_multiplier)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must lie in [0, 1). Received dropout={dropout!r}")
-    _validate.check_num_classes(num_classes)
-    _validate.check_classifier_activation(classifier_activation)
-    if not 0.0 <= bn_momentum < 1.0:
-        raise ValueError(f"bn_momentum must lie in [0, 1). Received bn_momentum={bn_momentum!r}")
-    if int(FIRST_CONV_FILTERS * alpha) < 1:
-        raise ValueError(
-            f"alpha is too small: the first convolution would have no filters. Received alpha={alpha!r}"
-        )
+    input_shape = checks.input_shape(input_shape)
+    alpha = checks.mobilenet_alpha(alpha, FIRST_CONV_FILTERS)
+    depth_multiplier = checks.positive_int("depth_multiplier", depth_multiplier)
+    dropout = checks.fraction("dropout", dropout)
+    checks.positive_int("num_classes", num_classes)
+    checks.classifier_activation(classifier_activation)
+    bn_momentum = checks.fraction("bn_momentum", bn_momentum)
 
     inputs = keras.Input(shape=input_shape, name="input")
     x = _conv_block(inputs, int(FIRST_CONV_FILTERS * alpha), strides=2, bn_momentum=bn_momentum)

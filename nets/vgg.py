@@ -6,17 +6,15 @@ VALID convolution over the last 7x7x512 feature map, ``fc7`` and ``fc8`` are
 ``conv1_1 … conv5_3``, ``pool1 … pool5``, ``fc6``, ``fc7``, ``fc8``.
 """
 
-import keras
-from keras import layers
+from nets import checks
+from nets.backend import keras
 
-from nets import _validate
+layers = keras.layers
 
 # (convolutions, filters) per block: the architecture as data.
 VGG16_BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 FC_UNITS = 4096
 FC6_KERNEL = 7
-# Each block ends in a 2x2 max pool, so the last feature map is input / 2**5.
-TOTAL_STRIDE = 2 ** len(VGG16_BLOCKS)
 
 
 def vgg16(
@@ -64,40 +62,12 @@ def vgg16(
         A ``keras.Model``: float32 logits (or probabilities) of shape
         (batch, num_classes), or the last feature map without the top.
     """
-    input_shape = _validate.check_input_shape(input_shape)
-    _validate.check_num_classes(num_classes)
-    _validate.check_classifier_activation(classifier_activation)
-    if not 0.0 < dropout_keep_prob <= 1.0:
-        raise ValueError(
-            "dropout_keep_prob must lie in (0, 1]. "
-            f"Received dropout_keep_prob={dropout_keep_prob!r}"
-        )
-    if isinstance(fc_units, bool) or not isinstance(fc_units, int) or fc_units < 1:
-        raise ValueError(f"fc_units must be a positive integer. Received fc_units={fc_units!r}")
-    feature_map = (input_shape[0] // TOTAL_STRIDE, input_shape[1] // TOTAL_STRIDE)
-    if fc6_kernel_size is None:
-        fc6_kernel = feature_map
-    elif isinstance(fc6_kernel_size, bool) or not isinstance(fc6_kernel_size, int) or fc6_kernel_size < 1:
-        raise ValueError(
-            f"fc6_kernel_size must be a positive integer or None. Received fc6_kernel_size={fc6_kernel_size!r}")
-    else:
-        fc6_kernel = (fc6_kernel_size, fc6_kernel_size)
-    if include_top:
-        if spatial_squeeze and feature_map != fc6_kernel:
-            k = fc6_kernel[0]
-            raise ValueError(
-                "With include_top and spatial_squeeze, the input must bring fc6 to 1x1: "
-                f"height and width in {k * TOTAL_STRIDE}..{(k + 1) * TOTAL_STRIDE - 1} "
-                f"(a {k}x{k} last feature map), or fc6_kernel_size=None. "
-                f"Received input_shape={input_shape!r}, which gives a "
-                f"{feature_map[0]}x{feature_map[1]} feature map"
-            )
-        if feature_map[0] < fc6_kernel[0] or feature_map[1] < fc6_kernel[1]:
-            raise ValueError(
-                f"With include_top, fc6 is a {fc6_kernel[0]}x{fc6_kernel[1]} VALID convolution and "
-                f"needs height and width of at least {fc6_kernel[0] * TOTAL_STRIDE}. "
-                f"Received input_shape={input_shape!r}"
-            )
+    input_shape = checks.input_shape(input_shape)
+    checks.positive_int("num_classes", num_classes)
+    checks.classifier_activation(classifier_activation)
+    dropout_keep_prob = checks.fraction("dropout_keep_prob", dropout_keep_prob, include_low=False, include_high=True)
+    checks.positive_int("fc_units", fc_units)
+    fc6_kernel = checks.vgg16_fc6_kernel(input_shape, fc6_kernel_size, include_top, spatial_squeeze)
 
     inputs = keras.Input(shape=input_shape, name="input")
     x = inputs

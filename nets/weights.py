@@ -24,11 +24,13 @@ import re
 import warnings
 
 import h5py
-import keras
 import numpy as np
 
+from nets.backend import keras
+from nets.checks import BadInput, MissingFile
 
-class WeightFileError(ValueError):
+
+class WeightFileError(BadInput):
     """A weight file that cannot be loaded into the given model."""
 
 
@@ -60,7 +62,7 @@ def load_weights(model, path):
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Weight file not found: weights={path!r}")
+        raise MissingFile(f"Weight file not found: weights={path!r}")
     if not h5py.is_hdf5(path):
         raise WeightFileError(f"Weight file {path!r} is not an HDF5 file")
     with h5py.File(path, "r") as f:

@@ -9,13 +9,15 @@ no volatile metadata and no timing output:
   treats a cell without a count as never run), and output metadata emptied;
 - cells tagged ``timing`` lose their outputs (timings differ on every run).
 
-``python -m analysis.notebooks [NOTEBOOK ...]`` cleans in place (all of
+``python -m analysis.report.notebooks [NOTEBOOK ...]`` cleans in place (all of
 notebooks/ by default); ``--check`` only reports what is not clean.
 """
 
 import ast
 import sys
 from pathlib import Path
+
+import nbformat
 
 from analysis import paths
 
@@ -84,8 +86,6 @@ def notebook_files(directory=None):
 
 
 def main(argv=None):
-    import nbformat
-
     argv = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in argv
     files = [Path(a) for a in argv if a != "--check"] or notebook_files()

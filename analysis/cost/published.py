@@ -18,9 +18,10 @@ from functools import lru_cache
 
 import pandas as pd
 
-from analysis import paths, variants
-from analysis.cost import layer_table, role_totals
-from analysis.separable import separable_conv_cost, standard_conv_cost
+from analysis import paths
+from analysis.cost.separable import separable_conv_cost, standard_conv_cost
+from analysis.cost.table import layer_table, role_totals
+from analysis.variants import Variant
 
 PUBLISHED_CSV = paths.DATA_DIR / "published.csv"
 SOURCES_MD = paths.DATA_DIR / "SOURCES.md"
@@ -79,9 +80,9 @@ def _printed_strings():
 
 
 @lru_cache(maxsize=None)
-def variant_costs(model, **options):
-    """(MACs per image, paper-convention parameters, layer_table) of one variant, cached."""
-    table = layer_table(variants.build(model, **options))
+def variant_costs(variant):
+    """(MACs per image, paper-convention parameters, layer_table) of one ``Variant``, cached."""
+    table = layer_table(variant.build())
     weighted = table[table["type"].isin(_WEIGHT_TYPES)]
     return int(table["macs"].sum()), int(weighted["params"].sum()), table
 
@@ -105,7 +106,7 @@ def _row(table, row, quantity, computed, printed, note_args=None):
 
 
 def _table2_rows():
-    _, _, table = variant_costs("mobilenet")
+    _, _, table = variant_costs(Variant("mobilenet"))
     weighted = table[table["type"].isin(_WEIGHT_TYPES)].copy()
     # The paper's shares count kernels only: leave out the classifier's bias.
     classifier = weighted["name"] == "conv_preds"
@@ -134,25 +135,25 @@ def _table3_rows():
 
 
 def variant_of(row):
-    """(model, options) of a published row that our networks can build, else None."""
+    """The ``Variant`` of a published row that our networks can build, else None."""
     if row["model"] == "VGG16":
         resolution = row["resolution"]
-        return ("vgg16", {}) if pd.isna(resolution) or resolution == "" or int(resolution) in (224, 256) else None
+        return Variant("vgg16") if pd.isna(resolution) or resolution == "" or int(resolution) in (224, 256) else None
     if row["model"] != "MobileNet" or pd.isna(row["alpha"]) or row["alpha"] == "":
         return None
     options = {"alpha": float(row["alpha"]), "resolution": int(row["resolution"])}
     if row["variant"] in ("conv", "shallow"):
         options[row["variant"]] = True
-    return "mobilenet", options
+    return Variant("mobilenet", **options)
 
 
-def _paper_label(model, options):
+def _paper_label(variant):
     """The row label of the paper's tables: its own names for the Conv and shallow MobileNets."""
-    if options.get("conv"):
+    if variant.conv:
         return "Conv MobileNet"
-    if options.get("shallow"):
+    if variant.shallow:
         return "Shallow MobileNet"
-    return variants.label(model, **options)
+    return variant.label
 
 
 def reproduce_paper_tables():
@@ -170,16 +171,16 @@ def reproduce_paper_tables():
     for _, source in paper.iterrows():
         if source["model"] not in ("MobileNet", "VGG16"):
             continue
-        model, options = variant_of(source)
-        label = _paper_label(model, options)
-        macs, params, table = variant_costs(model, **options)
+        variant = variant_of(source)
+        label = _paper_label(variant)
+        macs, params, table = variant_costs(variant)
         note_args = None
-        if model == "vgg16":
+        if variant.network == "vgg16":
             convs = table[table["name"].str.match(r"^conv\d_\d$")]
             note_args = {"conv": convs["macs"].sum() / 1e6}
         rows.append(_row(source["table"], label, "mult_adds_millions", macs / 1e6,
                          source["mult_adds_millions"], note_args))
         rows.append(_row(source["table"], label, "params_millions", params / 1e6, source["params_millions"]))
-    macs, _, _ = variant_costs("mobilenet")
+    macs, _, _ = variant_costs(Variant("mobilenet"))
     rows.append(_row("keras docs", "MobileNet 1.0/224", "mult_adds_millions", macs / 1e6, KERAS_DOCSTRING_MULT_ADDS))
     return pd.DataFrame(rows)

@@ -9,16 +9,15 @@ measured here (``analysis.latency``), joined by variant label and runtime.
 import numpy as np
 import pandas as pd
 
-from analysis import variants
-from analysis.published import published, variant_costs, variant_of
+from analysis.cost.published import published, variant_costs, variant_of
 
 
 def published_with_costs(latency=None):
     """Every published row with the computed MACs and parameters of the same variant.
 
     Args:
-        latency: optional DataFrame of measurements (``model`` = variant label,
-            ``runtime``, ``ms_per_image``), e.g. from ``analysis.latency.benchmark``;
+        latency: optional DataFrame of measurements (``variant`` label,
+            ``runtime``, ``ms_per_image``), e.g. from ``analysis.speed.latency.benchmark``;
             joined as one ``<runtime>_ms`` column per runtime.
 
     Returns:
@@ -28,22 +27,21 @@ def published_with_costs(latency=None):
     table = published()
     labels, macs, params = [], [], []
     for _, row in table.iterrows():
-        found = variant_of(row)
-        if found is None:
+        variant = variant_of(row)
+        if variant is None:
             labels.append(None)
             macs.append(np.nan)
             params.append(np.nan)
             continue
-        model, options = found
-        model_macs, model_params, _ = variant_costs(model, **options)
-        labels.append(variants.label(model, **options))
+        model_macs, model_params, _ = variant_costs(variant)
+        labels.append(variant.label)
         macs.append(model_macs / 1e6)
         params.append(model_params / 1e6)
     table["variant_label"] = labels
     table["computed_macs_millions"] = macs
     table["computed_params_millions"] = params
     if latency is not None and len(latency):
-        wide = latency.pivot_table(index="model", columns="runtime", values="ms_per_image", aggfunc="median")
+        wide = latency.pivot_table(index="variant", columns="runtime", values="ms_per_image", aggfunc="median")
         wide.columns = [f"{c}_ms" for c in wide.columns]
         table = table.merge(wide, left_on="variant_label", right_index=True, how="left")
     return table

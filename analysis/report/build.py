@@ -13,13 +13,23 @@ import contextlib
 import datetime
 import html
 import importlib.metadata
+import io
 import os
 import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis import paths
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+from PIL import Image
+from tqdm.auto import tqdm
+
+from analysis import atomic, paths
+from analysis.errors import BadInput, Failed, MissingFile
+from analysis.speed.machine import cpu_model
 
 # The notebooks in the order they build on each other.
 NOTEBOOKS = ("01_architectures", "02_separable_convolution", "03_parameters_and_flops",
@@ -29,13 +39,12 @@ CELL_TIMEOUT_S = 1800
 GALLERY = ("01_mobilenet_architecture", "02_separable_ratio", "03_params_macs_by_role",
            "03_alpha_rho_heatmaps", "04_mac_ratio_vs_speed_ratio", "04_roofline",
            "05_published_accuracy_vs_cost", "05_batchnorm_momentum")
-GALLERY_DIR = paths.PROJECT_ROOT / "docs" / "gallery"
 GALLERY_WIDTH_PX = 900
 _VERSIONED_PACKAGES = ("tensorflow-cpu", "keras", "torch", "fvcore", "numpy", "pandas",
                        "matplotlib", "seaborn", "nbclient")
 
 
-class ReportError(RuntimeError):
+class ReportError(Failed):
     """The report could not be built; the message says which notebook, cell and error."""
 
 
@@ -53,31 +62,32 @@ def check_out_dir(out_dir):
     """Create ``out_dir`` if needed and make sure it is a writable folder."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out must be a folder, but it is a file. Received out={str(out_dir)!r}")
+        raise BadInput(f"--out must be a folder, but it is a file. Received out={str(out_dir)!r}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as error:
-        raise ValueError(f"--out is not a writable folder ({error.strerror}). Received out={str(out_dir)!r}") from None
+        raise BadInput(f"--out is not a writable folder ({error.strerror}). Received out={str(out_dir)!r}") from None
     return out_dir
 
 
 def notebook_paths(names=NOTEBOOKS, directory=None):
-    """The notebook files, checked to exist, in order."""
+    """The notebook files in ``directory`` (default ``paths.NOTEBOOKS_DIR``: the checkout's, or
+    the copies shipped in the package), checked to exist, in order."""
     directory = Path(directory or paths.NOTEBOOKS_DIR)
+    if not directory.is_dir():
+        raise MissingFile(f"Notebook folder not found: notebooks={str(directory)!r}")
     found = [directory / f"{name}.ipynb" for name in names]
     missing = [p.name for p in found if not p.is_file()]
     if missing:
-        raise ReportError(f"Notebook missing from {directory}: {', '.join(missing)}")
+        raise MissingFile(f"Notebook missing from {directory}: {', '.join(missing)}")
     return found
 
 
 def inject_parameters(notebook, quick):
     """Insert ``QUICK = ...`` after the cell tagged ``parameters`` (papermill's convention)."""
-    import nbformat
-
     cell = nbformat.v4.new_code_cell(f"QUICK = {bool(quick)}")
     cell.metadata["tags"] = ["injected-parameters"]
     tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
@@ -87,12 +97,6 @@ def inject_parameters(notebook, quick):
 
 def execute_notebook(path, out_dir, quick, progress=True, kernel_name="python3"):
     """Execute one notebook in a fresh kernel; write the executed copy and its HTML page."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
-    from tqdm.auto import tqdm
-
     notebook = inject_parameters(nbformat.read(path, as_version=4), quick)
     code_cells = sum(c.cell_type == "code" for c in notebook.cells)
     bar = tqdm(total=code_cells, desc=f"  {path.stem}", unit="cell", disable=not progress, leave=False)
@@ -105,7 +109,7 @@ def execute_notebook(path, out_dir, quick, progress=True, kernel_name="python3")
     try:
         client.execute()
     except CellExecutionError as error:
-        nbformat.write(notebook, executed)
+        atomic.write_text(executed, nbformat.writes(notebook))
         index = next((i for i, c in enumerate(notebook.cells) if _has_error(c)), None)
         summary = f"{error.ename}: {error.evalue}" if getattr(error, "ename", None) else str(error).splitlines()[-1]
         raise ReportError(f"{path.name}, cell {index}: {summary}") from None
@@ -113,10 +117,10 @@ def execute_notebook(path, out_dir, quick, progress=True, kernel_name="python3")
         raise ReportError(f"{path.name}: the kernel failed ({type(error).__name__}: {error})") from None
     finally:
         bar.close()
-    nbformat.write(notebook, executed)
+    atomic.write_text(executed, nbformat.writes(notebook))
     page = out_dir / f"{path.stem}.html"
     body, _ = HTMLExporter().from_notebook_node(notebook)
-    page.write_text(body, encoding="utf8")
+    atomic.write_text(page, body)
     return executed, page
 
 
@@ -131,8 +135,6 @@ def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True, note
     A failing cell stops the run with a ``ReportError`` naming the notebook,
     the cell and the error; what already succeeded stays on disk.
     """
-    from tqdm.auto import tqdm
-
     out_dir = check_out_dir(out_dir or paths.REPORTS_DIR)
     notebooks = notebook_paths(names, notebooks_dir)
     result = ReportResult(out_dir=out_dir)
@@ -163,13 +165,16 @@ def _environment(**variables):
                 os.environ[name] = value
 
 
-def update_gallery(figures_dir, gallery_dir=GALLERY_DIR, names=GALLERY, width=GALLERY_WIDTH_PX):
-    """Copy the ``names`` figures from ``figures_dir`` into ``gallery_dir``, at most ``width`` pixels wide.
+def update_gallery(figures_dir, gallery_dir=None, names=GALLERY, width=GALLERY_WIDTH_PX):
+    """Copy the ``names`` figures from ``figures_dir`` into ``gallery_dir`` (default: the
+    checkout's docs/gallery/), at most ``width`` pixels wide.
 
     Returns the written paths; a figure the report did not make is a ``ReportError``.
     """
-    from PIL import Image
-
+    gallery_dir = gallery_dir or paths.GALLERY_DIR
+    if gallery_dir is None:
+        raise BadInput("The gallery lives in a checkout's docs/gallery/; this is an installed package. "
+                       "Name a folder: gallery=None")
     missing = [n for n in names if not (Path(figures_dir) / f"{n}.png").is_file()]
     if missing:
         raise ReportError(f"Gallery figures missing from {figures_dir}: {', '.join(missing)}")
@@ -182,15 +187,15 @@ def update_gallery(figures_dir, gallery_dir=GALLERY_DIR, names=GALLERY, width=GA
             if image.width > width:
                 image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
             target = gallery_dir / f"{name}.png"
-            image.save(target, optimize=True)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", optimize=True)
+            atomic.write_bytes(target, buffer.getvalue())
             written.append(target)
     return written
 
 
 def environment_summary():
     """Machine, package versions and date, for the report's index."""
-    from analysis.machine import cpu_model
-
     versions = {}
     for package in _VERSIONED_PACKAGES:
         try:
@@ -233,6 +238,4 @@ in {sum(result.seconds.values()):.0f} s.</p>
 <p>Packages: {html.escape(versions)}</p>
 <h2>Notebooks</h2><ul>{items}</ul><h2>Figures</h2>{figures or "<p>none</p>"}
 <h2>Tables</h2><ul>{tables or "<li>none</li>"}</ul></body></html>"""
-    index = out / "index.html"
-    index.write_text(page, encoding="utf8")
-    return index
+    return atomic.write_text(out / "index.html", page)

@@ -12,6 +12,11 @@ built); MACs are multiply-adds over an output feature map of
 
 from dataclasses import dataclass
 
+import pandas as pd
+
+from nets import checks
+from nets.backend import keras
+
 
 @dataclass(frozen=True)
 class ConvCost:
@@ -24,8 +29,7 @@ class ConvCost:
 def _check(kernel_size, in_channels, out_channels, height, width):
     for name, value in (("kernel_size", kernel_size), ("in_channels", in_channels),
                         ("out_channels", out_channels), ("height", height), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received {name}={value!r}")
+        checks.positive_int(name, value)
 
 
 def standard_conv_cost(kernel_size, in_channels, out_channels, height=1, width=1):
@@ -57,8 +61,6 @@ def cost_comparison(kernel_size, in_channels, out_channels, height=1, width=1):
     ``ratio`` is each kind's cost over the standard convolution's (the same for
     parameters and MACs). Used by notebook 02's calculator.
     """
-    import pandas as pd
-
     standard = standard_conv_cost(kernel_size, in_channels, out_channels, height, width)
     separable = separable_conv_cost(kernel_size, in_channels, out_channels, height, width)
     return pd.DataFrame([
@@ -76,9 +78,6 @@ def keras_layer_ratios(kernel_sizes, out_channels, in_channels=16, side=8):
     input. Returns a DataFrame: k, N, standard_params, separable_params,
     formula (1/N + 1/k^2) and measured (their ratio).
     """
-    import keras
-    import pandas as pd
-
     rows = []
     for k in kernel_sizes:
         for n in out_channels:
@@ -104,8 +103,6 @@ def block_savings(table):
     convolution with the same input, output and stride, the formula 1/N + 1/k^2,
     their ratio and the saving (standard / separable). MACs per image.
     """
-    import pandas as pd
-
     rows = table.set_index("name")
     blocks = sorted(int(n.rsplit("_", 1)[1]) for n in rows.index if n.startswith("conv_dw_") and n.count("_") == 2)
     result = []

@@ -23,6 +23,9 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from nets import checks
+from nets.backend import keras
+
 FMA_UNITS_ASSUMED = 2
 
 
@@ -93,11 +96,8 @@ def matmul_gflops(size=2048, repeats=7):
     b = rng.standard_normal((size, size), dtype=np.float32)
     flops = 2.0 * size**3
     result = {"numpy": flops / _best_seconds(lambda: a @ b, repeats) / 1e9}
-    import nets  # noqa: F401  (starts Keras quietly)
-    import keras
-
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # only where Keras runs on it
 
         ta, tb = tf.constant(a), tf.constant(b)
         product = tf.function(lambda: tf.linalg.matmul(ta, tb))
@@ -108,7 +108,7 @@ def matmul_gflops(size=2048, repeats=7):
 def triad_bandwidth_gbs(cache_multiple=4, repeats=7):
     """GB/s of the triad a = b + s*c over three arrays of ``cache_multiple`` x the
     last-level cache together (4: main memory; 0.25: the last-level cache)."""
-    import torch
+    import torch  # its fused add is the triad; loaded only when measuring bandwidth
 
     elements = max(1 << 14, int(cache_multiple * last_level_cache_bytes() / (3 * 4)))
     b = torch.rand(elements)
@@ -189,7 +189,7 @@ def best(*profiles):
     bandwidth of them (interference on a shared machine only ever lowers a measurement, so the
     highest is the closest to what the machine can do)."""
     if not profiles or not all(isinstance(p, MachineProfile) for p in profiles):
-        raise ValueError(f"best needs one or more MachineProfile. Received {profiles!r:.120}")
+        raise checks.BadInput(f"best needs one or more MachineProfile. Received {profiles!r:.120}")
     top = max(profiles, key=lambda p: p.peak_gflops)
     if len(profiles) == 1:
         return top

@@ -1,6 +1,6 @@
 """The per-layer cost table: shapes, parameters, MACs, FLOPs and memory.
 
-Conventions (DESIGN.md), stated once here and in every table header:
+Conventions, stated once here and in every table header:
 
 - One **MAC** is one multiply-add (the MobileNet paper's "Mult-Adds", what
   fvcore calls a "flop"). **FLOPs = 2 x MACs** (what the TensorFlow
@@ -27,10 +27,11 @@ import math
 import re
 from dataclasses import dataclass
 
-import nets  # noqa: F401, I001  (before keras: nets quiets TensorFlow's start-up log)
+import pandas as pd
+from tqdm.auto import tqdm
 
-import keras  # noqa: E402
-import pandas as pd  # noqa: E402
+from analysis.variants import mobilenet_grid
+from nets.backend import keras
 
 BYTES_PER_FLOAT32 = 4
 MAC_CONVENTION = (
@@ -339,3 +340,18 @@ def role_totals(table, columns=("params", "macs")):
     """Totals of ``columns`` per layer role (see ``layer_role``), each with its share in %."""
     roles = [layer_role(n, t, k) for n, t, k in zip(table["name"], table["type"], table["kernel_size"])]
     return _group_totals(table, pd.Series(roles, index=table.index, name="role"), columns)
+
+
+def cost_sweep(variants=None, progress=True):
+    """Totals of each variant (default: the paper's 16 MobileNet alpha x resolution ones).
+
+    Returns:
+        A DataFrame with one row per variant: alpha, resolution, label, and
+        the ``summarize`` totals (MACs per image, parameters, float32 bytes).
+    """
+    rows = []
+    for variant in tqdm(variants or mobilenet_grid(), desc="variants", disable=not progress):
+        totals = summarize(variant.build())
+        totals.pop("unsupported")
+        rows.append({"alpha": variant.alpha, "resolution": variant.resolution, "label": variant.label, **totals})
+    return pd.DataFrame(rows)

@@ -1,0 +1,49 @@
+"""Writes that are never seen half-done: a temporary file in the same folder, then a rename.
+
+Results, tables, caches and checkpoints are written through these, so that
+an interrupted write leaves either the old file or the new one, never part
+of one (``os.replace`` is atomic within a file system), and two writers of
+one file do not interleave their bytes.
+"""
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_bytes(path, data):
+    """Write ``data`` (bytes) to ``path`` atomically, creating its folder; return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        _remove_if_present(partial)
+        raise
+    return path
+
+
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically; return the path."""
+    return write_bytes(path, text.encode("utf8"))
+
+
+def write_csv(frame, path, **to_csv):
+    """Write the DataFrame ``frame`` as CSV (no index unless asked) atomically; return the path."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=to_csv.pop("index", False), **to_csv)
+    return write_text(path, buffer.getvalue())
+
+
+def _remove_if_present(path):
+    """Remove ``path`` if it exists (clean-up of a failed write)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

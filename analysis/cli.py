@@ -1,0 +1,332 @@
+"""The command line: ``python -m analysis count|compare|machine|bench|train|report ...``.
+
+Every subcommand calls the same functions as the notebooks. A network is
+named as ``vgg16`` or ``mobilenet`` with options (``--alpha 0.5``), or by a
+variant label (``"MobileNet 0.5/160"``).
+
+Errors: bad input (``analysis.errors.BadInput``) prints one line and exits
+with status 2; work that failed on valid input (``Failed``) prints one line
+and exits with 1; anything else is a bug: one line that says so, exit 1, and
+``--debug`` shows the traceback. This module and what it imports before a
+subcommand runs load neither Keras nor TensorFlow, so bad arguments are
+answered at once; each subcommand imports the modules it needs.
+"""
+
+import argparse
+import sys
+import traceback
+
+from analysis import render
+from analysis.errors import BadInput, Failed
+from analysis.speed import RUNTIMES
+from analysis.variants import Variant
+from nets import NETWORK_NAMES, checks
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PROG = "python -m analysis"
+DEBUG_FLAG = "--debug"
+VARIANT_OPTIONS = ("alpha", "resolution", "num_classes", "depth_multiplier", "conv", "shallow")
+
+
+class UsageError(BadInput):
+    """Bad command-line syntax: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _integer(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
+
+
+def _integers(text):
+    try:
+        return checks.comma_list("value", text, int)
+    except BadInput:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, received {text!r}") from None
+
+
+def _add_variant_options(parser):
+    group = parser.add_argument_group("variant options")
+    group.add_argument("--alpha", type=_number, help="MobileNet width multiplier (default 1.0)")
+    group.add_argument("--resolution", type=_integer, help="input size in pixels (default 224)")
+    group.add_argument("--num-classes", type=_integer, help="classes (default 1000)")
+    group.add_argument("--depth-multiplier", type=_integer, help="MobileNet depthwise multiplier (default 1)")
+    group.add_argument("--conv", action="store_const", const=True,
+                       help="MobileNet with full 3x3 convolutions (Conv MobileNet)")
+    group.add_argument("--shallow", action="store_const", const=True,
+                       help="MobileNet without the five 14x14x512 blocks")
+
+
+def _network_help():
+    return f"{' or '.join(NETWORK_NAMES)}, or a variant label such as 'MobileNet 0.5/160'"
+
+
+def variant_of(args, network, only_applicable=False):
+    """The ``Variant`` that ``network`` and the variant options of ``args`` name."""
+    return Variant.from_options(network, {k: getattr(args, k) for k in VARIANT_OPTIONS},
+                                only_applicable=only_applicable)
+
+
+def cmd_count(args):
+    """Parameters, MACs and memory (and, per layer, shapes) of one network."""
+    from analysis.cost import MAC_CONVENTION, layer_table, summarize
+
+    table = layer_table(args.variant.build())
+    totals = {"variant": args.variant.label, **summarize(table)}
+    totals.pop("model")  # the Keras model's name; the variant names the network
+    if args.crosscheck:
+        table, checked = _crosschecked(args.variant, table)
+        totals.update(checked)
+    if args.format == "json":
+        return render.to_json({**totals, **({"layers": render.records(table)} if args.per_layer else {})})
+    if args.per_layer:
+        return render.frame_to_text(table.drop(columns=["supported"]), args.format,
+                                    title=None if args.format == "csv" else f"# {MAC_CONVENTION}")
+    import pandas as pd
+
+    summary = pd.DataFrame([{k: v for k, v in totals.items() if k != "unsupported"}])
+    return render.frame_to_text(summary, args.format)
+
+
+_CROSSCHECK_COLUMNS = ("fvcore_macs", "tf_conv_flops", "tf_other_flops", "agree")
+_CROSSCHECK_TOTALS = ("fvcore_total_macs", "tf_conv_flops", "tf_other_flops", "tf_total_flops", "all_agree")
+
+
+def _crosschecked(variant, table):
+    """``table`` with the fvcore and TensorFlow-profiler columns, and their totals."""
+    from analysis.cost.crosscheck import crosscheck, crosscheck_summary
+
+    checked = crosscheck(variant, freeze=False)
+    merged = table.merge(checked[["name", *_CROSSCHECK_COLUMNS]], on="name", how="left")
+    merged["fvcore_macs"] = merged["fvcore_macs"].astype("Int64")
+    merged.attrs = table.attrs
+    summary = crosscheck_summary(checked)
+    return merged, {key: summary[key] for key in _CROSSCHECK_TOTALS}
+
+
+def cmd_compare(args):
+    """Two or more networks side by side, with the ratios of their costs to the first."""
+    import pandas as pd
+
+    from analysis.cost import MAC_CONVENTION, compare_table, layer_table, summarize
+
+    summaries = []
+    for variant in args.variants:
+        table = layer_table(variant.build())
+        totals = {**summarize(table), "model": variant.label}
+        if args.crosscheck:
+            totals.update(_crosschecked(variant, table)[1])
+        summaries.append(totals)
+    tables = [compare_table(summaries[0], other) for other in summaries[1:]]
+    table = tables[0].drop(columns=["ratio"])
+    for other, pair in zip(summaries[1:], tables):
+        table[other["model"]] = pair[other["model"]]
+        table[f"{summaries[0]['model']} / {other['model']}"] = pair["ratio"]
+    if args.crosscheck:
+        extra = pd.DataFrame([{"quantity": key, **{s["model"]: s[key] for s in summaries}}
+                              for key in _CROSSCHECK_TOTALS])
+        table = pd.concat([table, extra], ignore_index=True)
+    if args.format == "json":
+        ratios = {s["model"]: dict(zip(pair["quantity"], pair["ratio"])) for s, pair in zip(summaries[1:], tables)}
+        return render.to_json({"variants": [{"variant": s.pop("model"), **s} for s in summaries],
+                               "ratios_to_first": ratios})
+    return render.frame_to_text(table, args.format, title=None if args.format == "csv" else f"# {MAC_CONVENTION}")
+
+
+def cmd_machine(args):
+    """This machine's measured peak GFLOP/s and memory bandwidth."""
+    import pandas as pd
+
+    from analysis.speed.machine import measure
+
+    profile = measure().to_dict()
+    if args.format == "json":
+        return render.to_json(profile)
+    rows = [{"quantity": k, "value": v} for k, v in profile.items()]
+    return render.frame_to_text(pd.DataFrame(rows), args.format)
+
+
+def cmd_bench(args):
+    """Latency of one network on the runtimes asked, per batch size."""
+    from analysis.speed import latency, runtimes
+
+    for runtime in args.runtimes:
+        runtimes.check_runtime(runtime)
+    threads = runtimes.configure_threads(args.threads)
+    table = latency.benchmark([args.variant], args.runtimes, args.batch, threads, args.repeats,
+                              progress=args.format != "json")
+    if args.format == "json":
+        return render.to_json({"results": render.records(table)})
+    shown = table[["variant", "runtime", "batch", "threads", "median_ms", "iqr_ms", "min_ms", "max_ms",
+                   "ms_per_image", "images_per_s", "gflops", "unstable", "runtime_version"]]
+    return render.frame_to_text(shown.round(3), args.format)
+
+
+def cmd_train(args):
+    """Train a variant from scratch on a dataset; report held-out accuracy and costs."""
+    from analysis.accuracy import datasets, training
+
+    if args.devices > 1:  # before TensorFlow starts
+        training.configure_devices(args.devices)
+    dataset = datasets.load_dataset(args.dataset, image_size=args.resolution or args.image_size)
+    result = training.train(args.variant, dataset, epochs=args.epochs, batch_size=args.batch_size,
+                            learning_rate=args.learning_rate, augment=args.augment, seed=args.seed,
+                            max_seconds=args.max_seconds, devices=args.devices, progress=args.format != "json")
+    if args.format == "json":
+        return render.to_json(result.to_dict())
+    import pandas as pd
+
+    return render.frame_to_text(pd.DataFrame([result.to_dict()]).round(4), args.format)
+
+
+def cmd_report(args):
+    """Execute the notebooks and export notebooks, HTML, figures, tables and an index."""
+    from analysis.report.build import build_report, update_gallery
+
+    result = build_report(out_dir=args.out, quick=args.quick, notebooks_dir=args.notebooks)
+    gallery = update_gallery(result.out_dir / "figures", args.gallery_dir) if args.gallery else []
+    timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.seconds.items())
+    return (f"Report written to {result.index} ({len(result.notebooks)} notebooks, "
+            f"{len(result.figures)} figures, {len(result.tables)} tables"
+            + (f"; {len(gallery)} gallery figures updated)" if gallery else ")")
+            + f"\nNotebooks took {sum(result.seconds.values()):.0f} s: {timings}")
+
+
+def _network_command(commands, name, help_text, run):
+    parser = commands.add_parser(name, help=help_text)
+    parser.add_argument("network", help=_network_help())
+    _add_variant_options(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def build_parser():
+    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0],
+                     epilog=f"{DEBUG_FLAG} anywhere shows the traceback of an error.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    count = _network_command(commands, "count", "parameters, MACs and memory of one network", cmd_count)
+    count.add_argument("--per-layer", action="store_true", help="one row per layer")
+    count.add_argument("--crosscheck", action="store_true",
+                       help="add fvcore's and the TensorFlow profiler's counts (slower)")
+    count.add_argument("--format", choices=render.FORMATS, default="table")
+
+    compare = commands.add_parser("compare", help="two or more networks side by side, with cost ratios")
+    compare.add_argument("networks", nargs="+", help=f"two or more: {_network_help()}")
+    _add_variant_options(compare)
+    compare.add_argument("--crosscheck", action="store_true",
+                         help="add fvcore's and the TensorFlow profiler's totals (slower)")
+    compare.add_argument("--format", choices=render.FORMATS, default="table")
+    compare.set_defaults(run=cmd_compare)
+
+    machine = commands.add_parser("machine", help="measured peak GFLOP/s and memory bandwidth")
+    machine.add_argument("--format", choices=render.FORMATS, default="table")
+    machine.set_defaults(run=cmd_machine)
+
+    bench = _network_command(commands, "bench", "latency on several runtimes (median of repeats)", cmd_bench)
+    bench.add_argument("--runtimes", default="keras,xla,litert",
+                       help=f"comma-separated: {', '.join(RUNTIMES)} (default keras,xla,litert)")
+    bench.add_argument("--batch", type=_integers, default=[1], help="comma-separated batch sizes (default 1)")
+    bench.add_argument("--threads", type=_integer, default=None, help="threads (default: all cores)")
+    bench.add_argument("--repeats", type=_integer, default=20, help="timed runs per measurement (default 20)")
+    bench.add_argument("--format", choices=render.FORMATS, default="table")
+
+    train = _network_command(commands, "train", "train a variant from scratch and record its accuracy", cmd_train)
+    train.add_argument("--dataset", default="digits", help="digits, folder:PATH or tfds:NAME (default digits)")
+    train.add_argument("--image-size", type=_integer, default=32, help="image side (default 32; --resolution wins)")
+    train.add_argument("--epochs", type=_integer, default=None, help="most epochs (default: the network's recommended)")
+    train.add_argument("--batch-size", type=_integer, default=32)
+    train.add_argument("--learning-rate", type=_number, default=None, help="default: the network's recommended")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="shift, turn and zoom the training images each epoch (default: the network's recommended)")
+    train.add_argument("--seed", type=_integer, default=0)
+    train.add_argument("--devices", type=_integer, default=1,
+                       help="data-parallel replicas over logical CPU devices (MirroredStrategy)")
+    train.add_argument("--max-seconds", type=_number, default=None, help="stop after this much training time")
+    train.add_argument("--format", choices=render.FORMATS, default="table")
+
+    report = commands.add_parser("report", help="execute the notebooks into a report folder")
+    report.add_argument("--quick", action="store_true", help="the shrunken QUICK run (minutes)")
+    report.add_argument("--out", default=None, help="output folder (default reports/)")
+    report.add_argument("--notebooks", default=None,
+                        help="folder of the notebooks (default: the checkout's, or the copies in the package)")
+    report.add_argument("--gallery", action="store_true",
+                        help="also refresh the README's gallery (docs/gallery/) from the new figures")
+    report.add_argument("--gallery-dir", default=None, help="where --gallery writes (default docs/gallery/)")
+    report.set_defaults(run=cmd_report)
+    return parser
+
+
+def check_arguments(args):
+    """Every argument checked, and networks made ``Variant`` values, before any work starts."""
+    if getattr(args, "network", None) is not None:
+        args.variant = variant_of(args, args.network)
+    if args.command == "compare":
+        if len(args.networks) < 2:
+            raise UsageError(f"{PROG} compare: error: name two or more networks. Received {args.networks}")
+        args.variants = [variant_of(args, n, only_applicable=True) for n in args.networks]
+        if len(set(args.variants)) < len(args.variants):
+            raise UsageError(f"{PROG} compare: error: name different networks. "
+                             f"Received {[v.label for v in args.variants]}")
+    if args.command == "bench":
+        args.runtimes = [checks.one_of("runtime", r, RUNTIMES) for r in checks.comma_list("runtimes", args.runtimes)]
+        args.batch = [checks.positive_int("batch", b) for b in args.batch]
+        args.repeats = checks.positive_int("repeats", args.repeats)
+        if args.threads is not None:
+            checks.positive_int("threads", args.threads)
+    if args.command == "train":
+        for name in ("epochs", "batch_size", "devices", "image_size"):
+            if getattr(args, name) is not None:
+                checks.positive_int(name, getattr(args, name))
+        for name in ("learning_rate", "max_seconds"):
+            if getattr(args, name) is not None:
+                checks.positive_number(name, getattr(args, name))
+    return args
+
+
+def _one_line(error, command):
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return message if message.startswith(PROG) else f"{PROG} {command or ''}: error: {message}".replace("  ", " ")
+
+
+def main(argv=None):
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in argv
+    argv = [a for a in argv if a != DEBUG_FLAG]
+    command = next((a for a in argv if not a.startswith("-")), None)
+    try:
+        args = check_arguments(build_parser().parse_args(argv))
+        output = args.run(args)
+    except (BadInput, Failed) as error:
+        if debug:
+            traceback.print_exc()
+        print(_one_line(error, command), file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, BadInput) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"{PROG} {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 (a bug: reported in one line, the traceback on request)
+        if debug:
+            traceback.print_exc()
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"{PROG} {command}: bug: {type(error).__name__}: {detail} (a bug in the suite, not in your input; "
+              f"rerun with {DEBUG_FLAG} for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+    print(output)
+    return EXIT_OK

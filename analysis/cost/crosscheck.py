@@ -1,0 +1,177 @@
+"""Independent counts of the networks' cost: fvcore and the TensorFlow profiler.
+
+Three counters, each with its own convention, compared layer by layer:
+
+- **ours** (``analysis.cost.layer_table``): ``macs`` = multiply-adds of
+  convolutions and dense layers; ``other_ops`` = bias, batch norm,
+  activation, pooling and element-wise operations by the formulas stated in
+  ``analysis.cost``; ``flops`` = 2 x ``macs``.
+- **fvcore** (``analysis.cost.fvcore_count``: ``FlopCountAnalysis`` on the
+  Keras PyTorch backend, in a subprocess): 1 "flop" per multiply-add of the aten operators it has a
+  handle for (``aten::_convolution`` with groups, so depthwise too;
+  ``aten::matmul``/``linear``); the other operators it meets (bias
+  ``aten::add``, Keras' element-wise batch norm, ``aten::relu6``,
+  ``aten::max_pool2d``, ``aten::mean``, ``aten::softmax``) are listed in
+  ``unsupported_ops()`` and counted 0, except those it ignores by design
+  (``aten::relu``), which are neither counted nor listed.
+- **TF profiler** (``analysis.cost.tf_profiler``: ``ProfileOptionBuilder.float_operation()`` on the frozen
+  graph at batch 1): 2 per multiply-add for ``Conv2D``,
+  ``DepthwiseConv2dNative`` and ``MatMul``, plus its own registered counts
+  for element-wise ops (``BiasAdd``, ``Mul``, ``AddV2``, ``Sub`` 1 per
+  output element, ``Rsqrt`` 2 per element, ``Softmax`` 5 per element,
+  ``Mean`` 1 per input element, ``MaxPool``/``AvgPool`` k*k per output);
+  ops without a registered count (``Relu``, ``Relu6``) are 0.
+
+So the convolution and dense multiply-adds must agree exactly across the
+three (ours ``macs`` == fvcore == TF conv/matmul FLOPs / 2); everything else
+differs by convention, and each row's ``note`` says how.
+
+All counts are per image (batch 1) and exact integers.
+"""
+
+import pandas as pd
+
+from analysis.cost.fvcore_count import fvcore_counts
+from analysis.cost.table import layer_table
+from analysis.cost.tf_profiler import TF_MAC_OP_TYPES, UNATTRIBUTED, tf_profiler_counts
+from nets.backend import keras
+
+COUNTERS = (
+    "fvcore: 1 per multiply-add of conv/matmul aten ops (fvcore_macs); other aten ops are "
+    "listed as unsupported and count 0, except aten::relu, which it ignores by design. "
+    "TF profiler: 2 per multiply-add of Conv2D/DepthwiseConv2dNative/MatMul (tf_conv_flops) "
+    "plus its own element-wise counts (tf_other_flops: BiasAdd/Mul/AddV2/Sub 1 per output, "
+    "Rsqrt 2, Softmax 5 per element, Mean 1 per input, pools k*k per output; Relu/Relu6 0). "
+    "ours: macs (multiply-adds) + other_ops (bias, BN, activation, pooling, element-wise)."
+)
+# Keras layer classes whose work is multiply-adds: the rows that must agree.
+MAC_LAYER_TYPES = ("Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
+
+
+def _rate(count, elements, channels):
+    """``count`` as ``a/output + b/channel`` (or plain) for a layer of ``elements`` outputs."""
+    if not elements or count == 0:
+        return f"{count}"
+    per_output, rest = divmod(count, elements)
+    if per_output and not rest:
+        return f"{per_output}/output"
+    if rest and channels and rest % channels == 0:
+        tail = f"{rest // channels}/channel"
+        return f"{per_output}/output + {tail}" if per_output else tail
+    return f"{per_output}/output + {rest}" if per_output else f"{count}"
+
+
+def _counted(ops):
+    return ", ".join(f"{k} x{v}" for k, v in ops.items())
+
+
+def _note(row):
+    """Explain, from the observed counts, how the three counters differ on one layer."""
+    parts = []
+    elements = row["activations"]
+    out_shape = row["output_shape"]
+    channels = out_shape[-1] if out_shape and isinstance(out_shape[-1], int) else 0
+    if row["type"] in MAC_LAYER_TYPES and not bool(row["agree"]):
+        parts.append(f"MACs differ: ours {row['macs']}, fvcore {row['fvcore_macs']}, "
+                     f"TF conv/matmul FLOPs {row['tf_conv_flops']} (2 per MAC)")
+    other, tf_other = row["other_ops"], row["tf_other_flops"]
+    tf_ops = {k: v for k, v in row["tf_ops"].items() if k not in TF_MAC_OP_TYPES}
+    if tf_ops or (other is not pd.NA and other):
+        if other is not pd.NA and other == tf_other:
+            parts.append(f"other ops: ours = TF profiler = {other} ({_rate(other, elements, channels)})")
+        else:
+            ours = "<NA> (layer unsupported)" if other is pd.NA else f"{other} ({_rate(other, elements, channels)})"
+            detail = ", ".join(f"{k} {v} ({_rate(v, elements, channels)})" for k, v in tf_ops.items()) or "0"
+            parts.append(f"other ops: ours {ours}, TF profiler {detail}")
+    if row["tf_uncounted"]:
+        parts.append(f"TF profiler counts 0 for {', '.join(row['tf_uncounted'])}")
+    if isinstance(row["fvcore_error"], str):
+        parts.append(f"fvcore could not run the layer alone ({row['fvcore_error']})")
+    elif row["fvcore_unsupported"]:
+        sizes = row["fvcore_size_arithmetic"]
+        data = {k: v - sizes.get(k, 0) for k, v in row["fvcore_unsupported"].items() if v > sizes.get(k, 0)}
+        if data:
+            parts.append(f"fvcore counts 0 for unsupported {_counted(data)}")
+        if sizes:
+            parts.append(f"fvcore also lists size arithmetic {_counted(sizes)} (0-d, no data)")
+    if row["fvcore_ignored"]:
+        parts.append(f"fvcore ignores {_counted(row['fvcore_ignored'])} by design (not counted, not listed)")
+    return "; ".join(parts)
+
+
+def crosscheck(variant, *, seed=0, freeze=True):
+    """Our per-layer counts of ``variant`` beside fvcore's and the TensorFlow profiler's.
+
+    Builds the variant on the TF backend for ``layer_table`` and the
+    profiler, and again in a torch subprocess for fvcore. ``agree`` is True
+    where a convolution or dense layer has ours ``macs`` == ``fvcore_macs``
+    and 2 x ``macs`` == ``tf_conv_flops`` (<NA> for other layers). ``note``
+    explains the differences in other ops. ``freeze`` is passed to
+    ``tf_profiler_counts``.
+
+    Returns:
+        ``layer_table``'s columns name, type, output_shape, activations,
+        macs, flops, other_ops, then fvcore_macs, fvcore_by_operator,
+        fvcore_unsupported, fvcore_size_arithmetic, fvcore_ignored,
+        fvcore_error, tf_flops, tf_conv_flops, tf_other_flops, tf_ops,
+        tf_uncounted, agree, note.
+        ``attrs`` holds ``counters`` (which counter counts what),
+        ``fvcore_total_macs``, ``fvcore_unsupported`` (whole model),
+        ``tf_total_flops`` and ``tf_unattributed_flops``.
+    """
+    keras.utils.set_random_seed(seed)
+    model = variant.build()
+    ours = layer_table(model)[["name", "type", "output_shape", "activations", "macs", "flops", "other_ops"]]
+    fv = fvcore_counts(variant, seed=seed)
+    tf_table = tf_profiler_counts(model, freeze=freeze)
+    table = ours.merge(fv.drop(columns=["type"]), on="name", how="left")
+    table = table.merge(tf_table, on="name", how="left")
+    for column in ("tf_flops", "tf_conv_flops", "tf_other_flops"):
+        table[column] = table[column].fillna(0).astype("Int64")
+    table["tf_ops"] = [ops if isinstance(ops, dict) else {} for ops in table["tf_ops"]]
+    table["tf_uncounted"] = [ops if isinstance(ops, list) else [] for ops in table["tf_uncounted"]]
+    for column in ("fvcore_by_operator", "fvcore_unsupported", "fvcore_size_arithmetic", "fvcore_ignored"):
+        table[column] = [ops if isinstance(ops, dict) else {} for ops in table[column]]
+    is_mac = table["type"].isin(MAC_LAYER_TYPES)
+    agree = (table["macs"] == table["fvcore_macs"]) & (2 * table["macs"] == table["tf_conv_flops"])
+    table["agree"] = agree.fillna(False).astype("boolean").where(is_mac, pd.NA)
+    table["note"] = [_note(row) for _, row in table.iterrows()]
+    unattributed = tf_table.loc[tf_table["name"] == UNATTRIBUTED, "tf_flops"]
+    table.attrs.update(
+        counters=COUNTERS, model=model.name,
+        fvcore_total_macs=fv.attrs["total_macs"], fvcore_unsupported=fv.attrs["unsupported"],
+        tf_total_flops=tf_table.attrs["total_flops"],
+        tf_unattributed_flops=int(unattributed.sum()) if len(unattributed) else 0,
+    )
+    return table
+
+
+def crosscheck_summary(table):
+    """Totals per counter of a ``crosscheck`` table, as a plain dict.
+
+    Keys: model; ours_macs, ours_flops (2 x MACs), ours_other_ops;
+    fvcore_macs (sum over layers), fvcore_total_macs (whole model);
+    tf_conv_flops, tf_other_flops (sums over layers), tf_total_flops (whole
+    graph), tf_unattributed_flops; mac_layers (count of conv/dense layers),
+    all_agree, disagreeing (names), fvcore_errors (names of layers fvcore
+    could not run) and counters.
+    """
+    mac_rows = table[table["type"].isin(MAC_LAYER_TYPES)]
+    return {
+        "model": table.attrs.get("model", ""),
+        "ours_macs": int(table["macs"].sum(skipna=True)),
+        "ours_flops": int(table["flops"].sum(skipna=True)),
+        "ours_other_ops": int(table["other_ops"].sum(skipna=True)),
+        "fvcore_macs": int(table["fvcore_macs"].sum(skipna=True)),
+        "fvcore_total_macs": table.attrs.get("fvcore_total_macs"),
+        "tf_conv_flops": int(table["tf_conv_flops"].sum()),
+        "tf_other_flops": int(table["tf_other_flops"].sum()),
+        "tf_total_flops": table.attrs.get("tf_total_flops"),
+        "tf_unattributed_flops": table.attrs.get("tf_unattributed_flops", 0),
+        "mac_layers": len(mac_rows),
+        "all_agree": bool(len(mac_rows)) and bool(mac_rows["agree"].all()),
+        "disagreeing": [str(n) for n in mac_rows.loc[~mac_rows["agree"].astype(bool), "name"]],
+        "fvcore_errors": [str(n) for n in table.loc[table["fvcore_error"].notna(), "name"]],
+        "counters": table.attrs.get("counters", COUNTERS),
+    }
+

@@ -1,0 +1,173 @@
+"""fvcore's count of a network, layer by layer, on Keras' PyTorch backend.
+
+fvcore (``FlopCountAnalysis``) counts 1 "flop" per multiply-add of the aten
+operators it has a handle for (``aten::_convolution`` with groups, so
+depthwise too; ``aten::matmul``/``linear``); the other operators it meets
+(bias ``aten::add``, Keras' element-wise batch norm, ``aten::relu6``,
+``aten::max_pool2d``, ``aten::mean``, ``aten::softmax``) are listed in
+``unsupported_ops()`` and counted 0, except those it ignores by design
+(``aten::relu``), which are neither counted nor listed.
+
+fvcore is a PyTorch counter; it counts our Keras networks because on the
+PyTorch backend a Keras model is a ``torch.nn.Module``. This process runs
+TensorFlow, so ``fvcore_counts`` runs a worker subprocess with
+``KERAS_BACKEND=torch``: ``python -m analysis.cost.fvcore_count --worker JSON``.
+Counts are per image (batch 1) and exact integers.
+"""
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.errors import Failed
+from analysis.variants import Variant
+from nets.backend import keras
+
+_WORKER_FLAG = "--worker"
+# The folder that holds the ``analysis`` package: a checkout or site-packages.
+_PACKAGE_PARENT = Path(__file__).resolve().parents[2]
+# aten ops that compute on data (rather than move it), checked against fvcore's ignore list.
+_ARITHMETIC_ATEN_OPS = frozenset({
+    "aten::relu", "aten::relu_", "aten::clamp", "aten::clamp_", "aten::max", "aten::floor",
+    "aten::remainder", "aten::eq", "aten::ge", "aten::gt", "aten::masked_fill",
+})
+FVCORE_COLUMNS = ("name", "type", "fvcore_macs", "fvcore_by_operator", "fvcore_unsupported",
+                  "fvcore_size_arithmetic", "fvcore_ignored", "fvcore_error")
+
+
+def fvcore_counts(variant, *, seed=0, timeout=900):
+    """Count ``variant`` with fvcore, layer by layer, on the Keras PyTorch backend.
+
+    A subprocess (``KERAS_BACKEND=torch``, no GPU) builds the variant
+    (random weights, ``seed``) and runs ``fvcore.nn.FlopCountAnalysis`` on
+    each layer with a batch-1 tensor of that layer's input shape, and on the
+    whole model. fvcore counts 1 per multiply-add.
+
+    Returns:
+        A ``pandas.DataFrame``, one row per layer: ``name``, ``type``,
+        ``fvcore_macs`` (Int64; <NA> where the layer could not run),
+        ``fvcore_by_operator`` (dict: fvcore handle -> multiply-adds),
+        ``fvcore_unsupported`` (dict: aten op -> occurrences that fvcore
+        skipped, i.e. counted 0), ``fvcore_size_arithmetic`` (the part of
+        those that only computes sizes on 0-d tensors, e.g. SAME padding of a
+        strided convolution, no work on data), ``fvcore_ignored`` (ops on
+        data that fvcore ignores by design, neither counted nor listed, e.g.
+        ``aten::relu``) and ``fvcore_error`` (None or the error of a layer
+        that could not run standalone). ``attrs`` holds
+        ``total_macs`` and ``unsupported`` of the whole model.
+
+    Raises:
+        Failed: the worker failed or timed out; its stderr is in the message.
+    """
+    request = json.dumps({"variant": variant.to_dict(), "seed": seed})
+    env = dict(os.environ, KERAS_BACKEND="torch", CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_PARENT), env.get("PYTHONPATH")) if p)
+    try:
+        done = subprocess.run([sys.executable, "-m", "analysis.cost.fvcore_count", _WORKER_FLAG, request],
+                              capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failed(f"fvcore worker for {variant.label} did not finish within {timeout} s") from None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise Failed(f"fvcore worker failed for {variant.label} (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    result = json.loads(lines[-1])
+    table = pd.DataFrame(result["layers"], columns=list(FVCORE_COLUMNS))
+    table["fvcore_macs"] = table["fvcore_macs"].astype("Int64")
+    table.attrs.update(total_macs=result["total_macs"], unsupported=result["unsupported"],
+                       model=result["model"])
+    return table
+
+
+def _fvcore_analysis(module, inputs):
+    """fvcore's count of ``module(*inputs)``, its warnings off: (multiply-adds, by operator,
+    unsupported ops, the ops fvcore ignores by design)."""
+    from fvcore.nn import FlopCountAnalysis  # the worker's (torch) process only
+
+    analysis = FlopCountAnalysis(module, inputs)
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    return (int(analysis.total()), {k: int(v) for k, v in analysis.by_operator().items() if v},
+            dict(sorted(analysis.unsupported_ops().items())), set(analysis._ignored_ops))
+
+
+def _classify(graph, unsupported, ignored):
+    """Two tallies of a traced graph's nodes, by aten op.
+
+    - size arithmetic: unsupported ops whose tensor inputs are all 0-d.
+      Keras' torch backend computes, for instance, the explicit SAME padding
+      of a strided convolution from the input's sizes; the trace records it
+      as ``aten::sub``/``mul``/``add`` on scalars, no work on the data.
+    - ignored arithmetic: ops on data that fvcore ignores by design (in its
+      ``_IGNORED_OPS``, e.g. ``aten::relu``): neither counted nor listed as
+      unsupported.
+    """
+    sizes, silent = {}, {}
+    for node in graph.nodes():
+        kind = node.kind()
+        tensors = [v for v in node.inputs() if v.isCompleteTensor()]
+        on_data = any(v.type().sizes() for v in tensors)
+        if kind in unsupported and tensors and not on_data:
+            sizes[kind] = sizes.get(kind, 0) + 1
+        elif kind in ignored and kind in _ARITHMETIC_ATEN_OPS and on_data:
+            silent[kind] = silent.get(kind, 0) + 1
+    return dict(sorted(sizes.items())), dict(sorted(silent.items()))
+
+
+def _fvcore_worker(variant, seed):
+    """Runs in the subprocess (Keras on torch): the fvcore counts as a JSON-able dict."""
+    import torch  # the worker's process only: the parent runs TensorFlow
+
+    if keras.backend.backend() != "torch":
+        raise RuntimeError(f"the fvcore worker needs KERAS_BACKEND=torch, got {keras.backend.backend()!r}")
+    logging.getLogger("fvcore").setLevel(logging.ERROR)  # unsupported ops are returned instead
+    keras.utils.set_random_seed(seed)
+    model = variant.build()
+    generator = torch.Generator().manual_seed(seed)
+
+    def batch_of(tensor):
+        shape = (1,) + tuple(int(d) for d in tensor.shape[1:])  # channels_last, as on TF
+        return torch.rand(shape, generator=generator)
+
+    layers = []
+    for layer in model.layers:
+        row = {"name": layer.name, "type": type(layer).__name__, "fvcore_macs": None,
+               "fvcore_by_operator": {}, "fvcore_unsupported": {}, "fvcore_size_arithmetic": {},
+               "fvcore_ignored": {}, "fvcore_error": None}
+        try:
+            inputs = [batch_of(t) for t in layer.input] if isinstance(layer.input, (list, tuple)) \
+                else batch_of(layer.input)
+            graph, out = torch.jit._get_trace_graph(layer, (inputs,))  # as fvcore traces it
+            expected = tuple(int(d) for d in layer.output.shape[1:])
+            if tuple(out.shape[1:]) != expected:
+                raise ValueError(f"output shape {tuple(out.shape[1:])} on torch, {expected} on Keras")
+            macs, by_operator, unsupported, ignored = _fvcore_analysis(layer, (inputs,))
+            sizes, silent = _classify(graph, unsupported, ignored)
+            row.update(fvcore_macs=macs, fvcore_by_operator=by_operator, fvcore_unsupported=unsupported,
+                       fvcore_size_arithmetic=sizes, fvcore_ignored=silent)
+        except Exception as error:  # noqa: BLE001 (reported per layer, never dropped)
+            row["fvcore_error"] = f"{type(error).__name__}: {error}".strip()
+        layers.append(row)
+    total, _, unsupported, _ = _fvcore_analysis(model, (batch_of(model.input),))
+    return {"model": model.name, "layers": layers, "total_macs": total, "unsupported": unsupported}
+
+
+def _main(argv):
+    if len(argv) != 2 or argv[0] != _WORKER_FLAG:
+        raise SystemExit(f"usage: python -m analysis.cost.fvcore_count {_WORKER_FLAG} JSON (run by fvcore_counts)")
+    request = json.loads(argv[1])
+    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit tracer warnings; unsupported ops are returned
+        result = _fvcore_worker(Variant.from_dict(request["variant"]), request["seed"])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -1,0 +1,138 @@
+"""The TensorFlow profiler's count of a network, layer by layer.
+
+The profiler (``ProfileOptionBuilder.float_operation()`` on the frozen graph
+at batch 1) counts 2 per multiply-add for ``Conv2D``,
+``DepthwiseConv2dNative`` and ``MatMul``, plus its own registered counts for
+element-wise ops (``BiasAdd``, ``Mul``, ``AddV2``, ``Sub`` 1 per output
+element, ``Rsqrt`` 2 per element, ``Softmax`` 5 per element, ``Mean`` 1 per
+input element, ``MaxPool``/``AvgPool`` k*k per output); ops without a
+registered count (``Relu``, ``Relu6``) are 0. Each op goes to the layer
+named in its scope. Counts are per image and exact integers.
+"""
+
+import logging
+import re
+
+import pandas as pd
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from nets.backend import keras
+
+# TensorFlow op types whose float_ops are 2 per multiply-add.
+TF_MAC_OP_TYPES = frozenset({
+    "Conv2D", "Conv3D", "DepthwiseConv2dNative", "MatMul",
+    "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3",
+})
+# TensorFlow op types that move or name data but do no arithmetic.
+TF_NO_ARITHMETIC_OP_TYPES = frozenset({
+    "Const", "Identity", "IdentityN", "NoOp", "Placeholder", "ReadVariableOp",
+    "Reshape", "Squeeze", "ExpandDims", "Shape", "Pad", "Transpose",
+    "ConcatV2", "Pack", "StridedSlice", "Cast",
+})
+UNATTRIBUTED = "(outside layers)"
+_SCOPE_SUFFIX = re.compile(r"^(.+)_\d+$")
+
+
+def _inference_graph(model, freeze=True):
+    """The batch-1 inference graph of ``model``, its variables folded into constants if ``freeze``."""
+    spec = tf.TensorSpec((1,) + tuple(model.input_shape[1:]), tf.float32)
+    function = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec)
+    return convert_variables_to_constants_v2(function).graph if freeze else function.graph
+
+
+def _profile_float_ops(graph):
+    """{op name: float_ops} for every op of ``graph`` the TF profiler counts (> 0)."""
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # a deprecation notice of the v1 profiler
+    try:
+        root = tf.compat.v1.profiler.profile(graph, cmd="scope", options=options)
+    finally:
+        logger.setLevel(level)
+    counts, stack = {}, [root]
+    while stack:
+        node = stack.pop()
+        if node.float_ops:
+            counts[node.name] = int(node.float_ops)
+        stack.extend(node.children)
+    if sum(counts.values()) != root.total_float_ops:
+        raise RuntimeError(
+            f"per-op float_ops sum to {sum(counts.values())}, the profiler's total is {root.total_float_ops}"
+        )
+    return counts
+
+
+def layer_of_op(op_name, layer_names):
+    """The layer an op belongs to, from the name scopes in its name, or None.
+
+    A scope matches a layer on a whole path component: ``conv_dw_1`` or
+    ``conv_dw_1_<n>`` (Keras 3.15's ``Layer.__call__`` opens the layer's name
+    scope twice, so TF makes the second, which holds the ops, ``conv_dw_1_1``);
+    ``conv1`` never matches ``conv1_bn``, nor ``conv_dw_1`` ``conv_dw_13``.
+    The outermost matching component wins; the uniquified form is preferred.
+    """
+    for component in op_name.split("/")[:-1]:
+        match = _SCOPE_SUFFIX.match(component)
+        if match and match.group(1) in layer_names:
+            return match.group(1)
+        if component in layer_names:
+            return component
+    return None
+
+
+def tf_profiler_counts(model, *, freeze=True):
+    """Count ``model`` (a TF-backend Keras model) with the TensorFlow profiler, per layer.
+
+    The batch-1 inference function is frozen (``convert_variables_to_constants_v2``)
+    and its graph profiled with ``ProfileOptionBuilder.float_operation()``;
+    each op's float_ops go to the layer named in its scope. The profiler
+    counts 2 per multiply-add. ``freeze=False`` profiles the graph with its
+    variables instead: the same ops with the same static shapes, hence the
+    same counts, without copying every weight into the graph (VGG16's 138M
+    parameters take tens of seconds to freeze).
+
+    Returns:
+        A ``pandas.DataFrame``, one row per layer (plus a row
+        ``"(outside layers)"`` if any counted op lies outside every layer):
+        ``name``, ``tf_flops`` (all float ops), ``tf_conv_flops``
+        (Conv2D/DepthwiseConv2dNative/MatMul: 2 per multiply-add),
+        ``tf_other_flops`` (the rest), ``tf_ops`` (dict: op type -> float
+        ops) and ``tf_uncounted`` (op types in the layer that do arithmetic
+        but have no registered count, e.g. Relu6). ``attrs["total_flops"]``
+        is the profiler's total for the graph.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"tf_profiler_counts needs the TensorFlow backend, Keras runs on {keras.backend.backend()!r}"
+        )
+    graph = _inference_graph(model, freeze)
+    float_ops = _profile_float_ops(graph)
+    names = [layer.name for layer in model.layers]
+    known = set(names)
+    per_layer = {name: {"tf_ops": {}, "tf_uncounted": set()} for name in names + [UNATTRIBUTED]}
+    for op in graph.get_operations():
+        layer = layer_of_op(op.name, known) or UNATTRIBUTED
+        flops = float_ops.get(op.name, 0)
+        if flops:
+            ops = per_layer[layer]["tf_ops"]
+            ops[op.type] = ops.get(op.type, 0) + flops
+        elif op.type not in TF_NO_ARITHMETIC_OP_TYPES:
+            per_layer[layer]["tf_uncounted"].add(op.type)
+    rows = []
+    for name, counts in per_layer.items():
+        ops = dict(sorted(counts["tf_ops"].items()))
+        if name == UNATTRIBUTED and not ops:
+            continue
+        conv = sum(v for k, v in ops.items() if k in TF_MAC_OP_TYPES)
+        rows.append({"name": name, "tf_flops": sum(ops.values()), "tf_conv_flops": conv,
+                     "tf_other_flops": sum(ops.values()) - conv, "tf_ops": ops,
+                     "tf_uncounted": sorted(counts["tf_uncounted"])})
+    table = pd.DataFrame(rows)
+    for column in ("tf_flops", "tf_conv_flops", "tf_other_flops"):
+        table[column] = table[column].astype("Int64")
+    table.attrs.update(total_flops=sum(float_ops.values()), model=model.name)
+    return table
+

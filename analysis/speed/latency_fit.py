@@ -1,0 +1,181 @@
+"""A latency fit: a network's time predicted from its roofline bounds and a few counts.
+
+The latency fit predicts a network's time as
+``e_matrix * B_matrix + e_depthwise * B_depthwise + B_bound
++ c_layer * layers + c_position * depthwise_positions + c_channel * channels``,
+with ``B_g`` the summed bound of a group of (fused) layers: matrix products
+(full and pointwise convolutions), depthwise convolutions, and the layers
+charged at their bound, factor 1 (``B_bound``: pooling, reshapes, and the
+fully connected layers, which at batch 1 multiply a matrix by a vector and
+so stream their weights once, at the measured bandwidth: MobileNets have
+almost no such work and no fit could pin a factor down). The counts carry
+the costs no bound sees: a fixed cost per layer (a kernel launch), per
+output position of a depthwise convolution (its inner loop runs once per
+position whatever the channel count, which dominates thin layers), and per
+output channel of every layer (resolution-independent setup that grows with
+the width: weight packing, per-channel parameters, XLA's per-group loops).
+The coefficients are fitted per runtime by non-negative least squares on
+measured end-to-end times, relative error weighted, over the validated
+variants and a few calibration variants (``analysis.speed.study.calibration_variants``) whose mix
+of the groups differs from theirs.
+
+Bounds come from ``analysis.speed.roofline``; the study that measures and
+validates a fit is ``analysis.speed.study``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+
+from analysis.errors import BadInput
+from analysis.speed.roofline import role_group
+
+# The latency fit's groups: matrix-product-like layers (full and
+# pointwise convolutions) and depthwise convolutions, one efficiency factor
+# each. The rest is charged at its bound (FIXED_GROUP): MobileNet's few such
+# layers (a global pool, a reshape, a 1000-way classifier) have almost no
+# bound, so a factor of their own would be fitted to nothing and then applied
+# to VGG16's large pooling and fully connected layers.
+FIT_GROUPS = ("Matrix product", "Depthwise")
+FIXED_GROUP = "Other"
+# Layers that ``role_group`` puts in a fitted group but the fit charges at
+# their bound: at batch 1 a fully connected layer is a matrix-vector product,
+# which streams its weights once.
+BOUND_CHARGED_ROLES = ("Fully connected",)
+# Counted features, each with a fitted cost per unit (ms).
+COUNT_FEATURES = ("layers", "depthwise_positions", "channels")
+
+
+def fit_group(role):
+    """The latency fit's group of a ``layer_role``: a ``FIT_GROUPS`` entry or ``FIXED_GROUP``."""
+    return FIXED_GROUP if role in BOUND_CHARGED_ROLES else role_group(role)
+
+
+def _spatial_positions(shape):
+    return int(np.prod(shape[:-1])) if shape else 0
+
+
+def latency_features(bounds, batch=1):
+    """Features of the latency fit for one network (a fused ``layer_bounds`` table for ``batch``).
+
+    Returns:
+        A dict: the summed bound of each group (ms; ``FIT_GROUPS`` and
+        ``FIXED_GROUP``), ``layers`` (the layer count), ``depthwise_positions``
+        (output positions of the depthwise convolutions, height x width summed
+        over them, times ``batch``) and ``channels`` (output channels summed
+        over every layer).
+    """
+    groups = bounds["role"].map(fit_group)
+    summed = bounds.groupby(groups)["bound_ms"].sum()
+    features = {group: float(summed.get(group, 0.0)) for group in FIT_GROUPS + (FIXED_GROUP,)}
+    shapes = bounds["output_shape"]
+    features["layers"] = float(len(bounds))
+    features["depthwise_positions"] = float(batch * sum(
+        _spatial_positions(shape) for shape, group in zip(shapes, groups) if group == "Depthwise"))
+    features["channels"] = float(sum(shape[-1] for shape in shapes if shape))
+    return features
+
+
+@dataclass
+class LatencyFit:
+    """time_ms = sum(efficiency[group] * bound_ms of the group) + bound_ms of FIXED_GROUP
+    + sum(unit_ms[count] * count) over ``COUNT_FEATURES``."""
+
+    runtime: str
+    efficiency: dict
+    unit_ms: dict
+
+    def terms(self, features):
+        """The predicted time split by term, ms: one entry per fitted group, ``FIXED_GROUP``
+        (charged at its bound) and one per ``COUNT_FEATURES`` entry."""
+        return {**{g: self.efficiency[g] * features[g] for g in FIT_GROUPS}, FIXED_GROUP: features[FIXED_GROUP],
+                **{c: self.unit_ms[c] * features[c] for c in COUNT_FEATURES}}
+
+    def predict(self, features):
+        return sum(self.terms(features).values())
+
+
+PRIOR_WEIGHT = 0.0
+
+
+def fit_latency(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
+    """Fit efficiencies (>= 0, one per fitted group) and costs per unit of ``COUNT_FEATURES`` by NNLS,
+    on relative error.
+
+    Args:
+        features: list of ``latency_features`` dicts, one per network variant.
+        measured_ms: the measured median time of each, in ms.
+        prior_weight: strength of an optional pull of each efficiency towards 1
+            (time = roofline bound), for features too collinear to pin a
+            group down; 0 (the default) turns it off: the calibration
+            variants separate the groups instead, and a runtime such as XLA
+            whose depthwise kernels run many times their bound must not be
+            pulled towards it.
+    """
+    columns = list(FIT_GROUPS) + list(COUNT_FEATURES)
+    matrix = np.array([[f[c] for c in columns] for f in features], dtype=float)
+    measured = np.asarray(measured_ms, dtype=float)
+    target = measured - np.array([f[FIXED_GROUP] for f in features], dtype=float)
+    weights = 1.0 / measured  # fit relative errors, so small variants count as much as VGG16
+    rows, values = matrix * weights[:, None], target * weights
+    if prior_weight:
+        prior = np.zeros((len(FIT_GROUPS), len(columns)))
+        prior[:, :len(FIT_GROUPS)] = np.sqrt(prior_weight) * np.eye(len(FIT_GROUPS))
+        rows = np.vstack([rows, prior])
+        values = np.concatenate([values, np.full(len(FIT_GROUPS), np.sqrt(prior_weight))])
+    coefficients, _ = nnls(rows, values)
+    groups = len(FIT_GROUPS)
+    return LatencyFit(runtime=runtime, efficiency=dict(zip(FIT_GROUPS, map(float, coefficients[:groups]))),
+                      unit_ms=dict(zip(COUNT_FEATURES, map(float, coefficients[groups:]))))
+
+
+def validate_latency_fit(labels, features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT,
+                         calibration=((), ())):
+    """Leave-one-out validation: each variant (by label) predicted by a fit to all the others.
+
+    ``calibration``: (features, measured_ms) of calibration variants, part of
+    every fit and never predicted.
+
+    Returns:
+        A DataFrame with variant, measured_ms, predicted_ms and error (relative).
+    """
+    extra_features, extra_ms = (list(part) for part in calibration)
+    rows = []
+    for i, label in enumerate(labels):
+        keep = [j for j in range(len(labels)) if j != i]
+        fit = fit_latency([features[j] for j in keep] + extra_features,
+                          [measured_ms[j] for j in keep] + extra_ms, runtime, prior_weight)
+        predicted = fit.predict(features[i])
+        rows.append({"runtime": runtime, "variant": label, "measured_ms": float(measured_ms[i]),
+                     "predicted_ms": predicted, "error": predicted / measured_ms[i] - 1.0})
+    return pd.DataFrame(rows)
+
+
+FEATURE_NAMES = FIT_GROUPS + (FIXED_GROUP,) + COUNT_FEATURES
+
+
+def row_features(measurements):
+    """The ``latency_features`` dicts of the rows of a ``latency_fit_study`` table."""
+    return [{name: row[f"feature_{name}"] for name in FEATURE_NAMES} for _, row in measurements.iterrows()]
+
+
+def predicted_terms(measurements, variant):
+    """How the latency fit on every row (``fit_by_runtime``) splits ``variant``'s time on each
+    runtime: a DataFrame, one row per runtime, one column per term (ms), and measured_ms."""
+    rows = {}
+    for runtime, fit in fit_by_runtime(measurements).items():
+        row = measurements[(measurements["runtime"] == runtime) & (measurements["variant"] == variant.label)]
+        if row.empty:
+            raise BadInput(f"No measurement of {variant.label!r} on {runtime}. Received variants "
+                           f"{sorted(measurements['variant'].unique())}")
+        rows[runtime] = {**fit.terms(row_features(row)[0]), "measured_ms": float(row["median_ms"].iloc[0])}
+    return pd.DataFrame(rows).T
+
+
+def fit_by_runtime(measurements):
+    """The latency fit of each runtime, fitted on every row of a ``latency_fit_study``
+    table (calibration variants included): {runtime: ``LatencyFit``}."""
+    return {runtime: fit_latency(row_features(group), list(group["median_ms"]), runtime)
+            for runtime, group in measurements.groupby("runtime", sort=False)}

@@ -1,0 +1,128 @@
+"""Per-layer roofline bounds: the least time each layer can take on this machine.
+
+The roofline (Williams, Waterman and Patterson, CACM 2009): a layer cannot
+run faster than ``max(ops / peak, bytes / bandwidth)``, with ``ops`` its
+FLOPs (2 per multiply-add) plus its other operations and ``bytes`` the least
+traffic it needs (read its input and weights once, write its output once;
+float32). Peak and bandwidth come from ``analysis.speed.machine``.
+
+``fused=True`` merges batch norm and activations into the convolution
+before them, as inference runtimes do (LiteRT, XLA): their operations stay,
+the traffic of their separate input and output goes.
+
+``time_layers`` measures each layer alone, to set beside its bound.
+"""
+
+import numpy as np
+import pandas as pd
+
+from analysis.cost.table import BYTES_PER_FLOAT32, layer_role
+from analysis.speed.latency import time_calls
+
+_FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
+
+
+def _elements(shape):
+    if shape and isinstance(shape[0], tuple):
+        return sum(int(np.prod(s)) for s in shape)
+    return int(np.prod(shape)) if shape else 0
+
+
+def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
+                 cache_bandwidth_gbs=None, cache_bytes=None):
+    """``table`` (a layer_table) with roofline columns, for ``batch`` images.
+
+    Adds: ops (FLOPs + other ops), traffic_bytes, intensity (ops per byte),
+    compute_ms, memory_ms, bound_ms (the larger) and bound (``compute`` or
+    ``memory``). Rows with no work (the input) are dropped. With
+    ``cache_bandwidth_gbs`` and ``cache_bytes``, a layer whose traffic fits
+    in the cache is bounded by the cache's bandwidth (a two-level roofline).
+    """
+    rows = table[table["type"] != "InputLayer"].copy()
+    rows["role"] = [layer_role(n, t, k) for n, t, k in zip(rows["name"], rows["type"], rows["kernel_size"])]
+    rows["ops"] = (rows["flops"].astype("float64") + rows["other_ops"].astype("float64")) * batch
+    in_bytes = rows["input_shape"].map(_elements) * BYTES_PER_FLOAT32 * batch
+    rows["traffic_bytes"] = in_bytes + rows["activation_bytes"] * batch + rows["weight_bytes"]
+    if fused:
+        rows = _fuse(rows)
+    rows["intensity"] = rows["ops"] / rows["traffic_bytes"]
+    rows["compute_ms"] = rows["ops"] / (peak_gflops * 1e9) * 1e3
+    bandwidth = pd.Series(float(bandwidth_gbs), index=rows.index)
+    if cache_bandwidth_gbs and cache_bytes:
+        bandwidth[rows["traffic_bytes"] <= cache_bytes] = float(cache_bandwidth_gbs)
+    rows["bandwidth_gbs"] = bandwidth
+    rows["memory_ms"] = rows["traffic_bytes"] / (bandwidth * 1e9) * 1e3
+    rows["bound_ms"] = rows[["compute_ms", "memory_ms"]].max(axis=1)
+    rows["bound"] = np.where(rows["compute_ms"] >= rows["memory_ms"], "compute", "memory")
+    return rows.reset_index(drop=True)
+
+
+def _fuse(rows):
+    """Merge element-wise layers into the layer before them (ops add up, inner traffic goes)."""
+    groups, current = [], None
+    for _, row in rows.iterrows():
+        if current is not None and row["type"] in _FUSED_INTO_PREVIOUS:
+            current["ops"] += row["ops"]
+            current["fused"].append(row["name"])
+            # The fused op reads nothing new (its input is the previous output, kept on chip)
+            # and its output replaces the previous one: the traffic stays the previous layer's.
+            continue
+        current = row.to_dict()
+        current["fused"] = []
+        groups.append(current)
+    return pd.DataFrame(groups)
+
+
+def machine_bounds(table, profile, batch=1, fused=True):
+    """``layer_bounds`` with the peak, bandwidths and cache size of a ``MachineProfile`` (or its dict)."""
+    p = profile if isinstance(profile, dict) else profile.to_dict()
+    return layer_bounds(table, p["peak_gflops"], p["bandwidth_gbs"], batch=batch, fused=fused,
+                        cache_bandwidth_gbs=p.get("cache_bandwidth_gbs"), cache_bytes=p.get("last_level_cache_bytes"))
+
+
+def network_bound_ms(bounds):
+    """The roofline bound of a whole network: the sum of its layers' bounds, in ms."""
+    return float(bounds["bound_ms"].sum())
+
+
+def role_group(role):
+    """The roofline group of a ``layer_role`` (the roofline plot's markers): Matrix product (full,
+    pointwise and fully connected convolutions), Depthwise or Other.
+    ``analysis.speed.latency_fit.fit_group`` refines it."""
+    if role.startswith("Conv DW"):
+        return "Depthwise"
+    if role.startswith("Conv") or role == "Fully connected":
+        return "Matrix product"
+    return "Other"
+
+
+def _layer_call(layer):
+    """``layer`` as a function of its input tensors, in inference mode.
+
+    A closure rather than a lambda with a default argument: ``tf.function``
+    would take the default argument for an input of its signature.
+    """
+    def call(*tensors):
+        return layer(tensors[0], training=False) if len(tensors) == 1 else layer(list(tensors))
+
+    return call
+
+
+def time_layers(model, batch=1, repeats=10, warmup=2, jit_compile=False):
+    """Each layer of ``model`` timed on its own input (TensorFlow backend), median ms.
+
+    Returns:
+        A DataFrame with name and measured_ms, one row per layer but the input.
+    """
+    import tensorflow as tf  # this measurement runs on the TensorFlow backend only
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for layer in model.layers[1:]:
+        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        tensors = [tf.constant(rng.uniform(0, 1, (batch,) + tuple(t.shape[1:])).astype("float32")) for t in inputs]
+        function = tf.function(_layer_call(layer), jit_compile=jit_compile)
+        times = time_calls(lambda: function(*tensors).numpy(), repeats, warmup)
+        rows.append({"name": layer.name, "measured_ms": float(np.median(times) * 1e3)})
+    return pd.DataFrame(rows)
+
