@@ -9,6 +9,7 @@ keras.applications.MobileNet load by name.
 
 from nets import checks
 from nets.backend import keras
+from nets.weights import load_weights
 
 layers = keras.layers
 
@@ -115,8 +116,6 @@ def mobilenet(
         name = f"mobilenet_{alpha:g}_{input_shape[0]}".replace(".", "_")
     model = keras.Model(inputs, x, name=name)
     if weights is not None:
-        from nets.weights import load_weights
-
         load_weights(model, weights)
     return model
 

@@ -8,6 +8,7 @@ VALID convolution over the last 7x7x512 feature map, ``fc7`` and ``fc8`` are
 
 from nets import checks
 from nets.backend import keras
+from nets.weights import load_weights
 
 layers = keras.layers
 
@@ -88,8 +89,6 @@ def vgg16(
 
     model = keras.Model(inputs, x, name=name)
     if weights is not None:
-        from nets.weights import load_weights
-
         load_weights(model, weights)
     return model
 

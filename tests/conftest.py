@@ -6,10 +6,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import keras  # noqa: E402
 import pytest  # noqa: E402
 
 import nets  # noqa: E402
+from nets.backend import keras  # noqa: E402  (Keras with TensorFlow's start-up log silenced)
 
 
 @pytest.fixture(scope="session")

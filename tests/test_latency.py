@@ -4,20 +4,22 @@ import json
 import os
 import time
 
-import keras
+from nets.backend import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import nets
-from analysis import latency
-from analysis.__main__ import main
+from analysis.cli import main
+from analysis.speed import latency, runtimes
+from analysis.variants import Variant
+
+SMALL = Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10)
 
 
 @pytest.fixture(scope="module")
 def small_model():
     keras.utils.set_random_seed(0)
-    return nets.mobilenet(alpha=0.25, input_shape=(32, 32, 3), num_classes=10)
+    return SMALL.build()
 
 
 def test_summary_statistics_closed_form():
@@ -35,8 +37,8 @@ def test_summary_statistics_closed_form():
 
 @pytest.mark.parametrize("runtime", ["keras", "xla", "litert"])
 def test_measure_is_well_formed(small_model, runtime, tmp_path, monkeypatch):
-    monkeypatch.setattr(latency.paths, "CACHE_DIR", tmp_path)
-    result = latency.measure(small_model, runtime, batch=3, threads=1, repeats=4, warmup=1)
+    monkeypatch.setattr(runtimes.paths, "CACHE_DIR", tmp_path)
+    result = latency.measure(SMALL, runtime, batch=3, threads=1, repeats=4, warmup=1, model=small_model)
     assert result.runtime == runtime and result.batch == 3 and result.repeats == 4
     assert 0 < result.min_ms <= result.median_ms <= result.max_ms
     assert result.ms_per_image == pytest.approx(result.median_ms / 3)
@@ -46,9 +48,9 @@ def test_measure_is_well_formed(small_model, runtime, tmp_path, monkeypatch):
 
 
 def test_litert_conversion_is_cached_and_computes_the_same(small_model, tmp_path):
-    path = latency.tflite_path(small_model, cache_dir=tmp_path)
+    path = runtimes.tflite_path(SMALL, small_model, cache_dir=tmp_path)
     stamp = os.stat(path).st_mtime_ns
-    assert latency.tflite_path(small_model, cache_dir=tmp_path) == path
+    assert runtimes.tflite_path(SMALL, small_model, cache_dir=tmp_path) == path
     assert os.stat(path).st_mtime_ns == stamp  # not converted twice
     from ai_edge_litert.interpreter import Interpreter
 
@@ -65,26 +67,26 @@ def test_failed_conversion_names_the_layer(tmp_path):
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
     x = keras.layers.Lambda(lambda t: tf.linalg.svd(t)[0], name="svd_layer")(x)
-    with pytest.raises(latency.ConversionError, match="layer 'svd_layer'.*tf.Svd"):
-        latency.tflite_path(keras.Model(inputs, x, name="odd"), cache_dir=tmp_path)
+    with pytest.raises(runtimes.ConversionError, match="layer 'svd_layer'.*tf.Svd"):
+        runtimes.convert_to_tflite(keras.Model(inputs, x, name="odd"), tmp_path / "odd.tflite")
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
 def test_bad_runtime_and_batch(small_model):
     with pytest.raises(ValueError, match="Received runtime='onnx'"):
-        latency.check_runtime("onnx")
-    with pytest.raises(latency.RuntimeUnavailable, match="torch backend"):
-        latency.check_runtime("torch")
+        runtimes.check_runtime("onnx")
+    with pytest.raises(runtimes.RuntimeUnavailable, match="torch backend"):
+        runtimes.check_runtime("torch")
     with pytest.raises(ValueError, match="Received batch=0"):
-        latency.measure(small_model, "keras", batch=0)
+        latency.measure(SMALL, "keras", batch=0, model=small_model)
     with pytest.raises(ValueError, match="Received repeats=0"):
         latency.time_calls(lambda: None, repeats=0)
     with pytest.raises(ValueError, match="Received min_seconds=-1"):
         latency.time_calls(lambda: None, repeats=1, min_seconds=-1)
     with pytest.raises(ValueError, match="Received min_seconds='2'"):
-        latency.benchmark({"tiny": small_model}, runtimes=("keras",), min_seconds="2", progress=False)
+        latency.benchmark([SMALL], runtimes=("keras",), min_seconds="2", progress=False)
     with pytest.raises(ValueError, match="Received threads=0"):
-        latency.configure_threads(0)
+        runtimes.configure_threads(0)
 
 
 def test_time_calls_runs_repeats_and_then_until_min_seconds():
@@ -98,7 +100,7 @@ def test_time_calls_runs_repeats_and_then_until_min_seconds():
 
 
 def test_interleaved_benchmark_honours_min_seconds(small_model):
-    table = latency.benchmark({"tiny": small_model}, runtimes=("keras",), repeats=2, warmup=1, rounds=2,
+    table = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), repeats=2, warmup=1, rounds=2,
                               min_seconds=0.2, progress=False)
     # At least 0.1 s per round of calls that take a few ms: more than the 2 repeats asked, and
     # (no call longer than the longest) enough of them to fill the 0.2 s.
@@ -107,28 +109,45 @@ def test_interleaved_benchmark_honours_min_seconds(small_model):
 
 
 def test_benchmark_table(small_model):
-    table = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1, 2), repeats=3,
+    table = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1, 2), repeats=3,
                               warmup=1, progress=False)
     assert list(table["batch"]) == [1, 2]
-    assert {"model", "runtime", "batch", "median_ms", "iqr_ms", "images_per_s", "gflops"} <= set(table.columns)
+    assert list(table["variant"]) == [SMALL.label] * 2 and list(table["repeats"]) == [3, 3]
 
 
 def test_benchmark_reuses_earlier_measurements(small_model, tmp_path):
-    earlier = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1,), repeats=4,
+    earlier = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1,), repeats=4,
                                 warmup=1, progress=False)
     path = tmp_path / "earlier.csv"
     earlier.to_csv(path, index=False)
-    table = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1, 2), repeats=4,
+    table = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1, 2), repeats=4,
                               warmup=1, progress=False, reuse=path)
     assert list(table["batch"]) == [1, 2]
     assert table.loc[0, "median_ms"] == pytest.approx(earlier.loc[0, "median_ms"], rel=1e-12)  # reused
     assert table.loc[1, "repeats"] == 4 and table.loc[1, "median_ms"] > 0  # measured
-    more = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1,), repeats=6,
+    more = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1,), repeats=6,
                              warmup=1, progress=False, reuse=path)
     assert more.loc[0, "repeats"] == 6  # the earlier run had too few repeats: measured again
-    missing = latency.benchmark({"tiny": small_model}, runtimes=("keras",), batches=(1,), repeats=4,
+    missing = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1,), repeats=4,
                                 warmup=1, progress=False, reuse=tmp_path / "none.csv")
     assert len(missing) == 1
+
+
+def test_reuse_never_hands_one_networks_latency_to_another(small_model, tmp_path):
+    # Two networks that differ only in their depthwise multiplier: an earlier row for one of them
+    # (a median no real run gives) must be reused for it and never for the other.
+    other = SMALL.replace(depth_multiplier=2)
+    assert other.label != SMALL.label
+    earlier = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), repeats=2,
+                                warmup=1, progress=False, threads=1)
+    earlier["median_ms"] = 12345.0
+    path = tmp_path / "earlier.csv"
+    earlier.to_csv(path, index=False)
+    again = latency.benchmark([SMALL], runtimes=("keras",), repeats=2, progress=False, threads=1, reuse=path)
+    assert again.loc[0, "median_ms"] == 12345.0
+    measured = latency.benchmark([other], runtimes=("keras",), repeats=2, warmup=1, progress=False, threads=1,
+                                 reuse=path)
+    assert measured.loc[0, "variant"] == other.label and measured.loc[0, "median_ms"] != 12345.0
 
 
 def test_bench_command_json(capsys):
@@ -138,7 +157,7 @@ def test_bench_command_json(capsys):
     assert status == 0
     results = json.loads(out)["results"]
     assert [r["batch"] for r in results] == [1, 2]
-    assert all(r["model"] == "MobileNet 0.25/32" and r["median_ms"] > 0 for r in results)
+    assert all(r["variant"] == "MobileNet 0.25/32" and r["median_ms"] > 0 for r in results)
 
 
 @pytest.mark.parametrize("argv, fragment", [

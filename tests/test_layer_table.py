@@ -2,12 +2,12 @@
 
 import math
 
-import keras
+from nets.backend import keras
 import pandas as pd
 import pytest
 
 import nets
-from analysis import layer_table, summarize
+from analysis.cost import layer_table, summarize
 
 
 def test_one_row_per_layer_in_order(mobilenet_model):

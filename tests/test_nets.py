@@ -1,6 +1,6 @@
 """The two networks against keras.applications, the source notes and the paper."""
 
-import keras
+from nets.backend import keras
 import numpy as np
 import pytest
 

@@ -5,7 +5,7 @@ import re
 import nbformat
 import pytest
 
-from analysis import notebooks
+from analysis.report import notebooks
 
 NOTEBOOKS = notebooks.notebook_files()
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -3,8 +3,9 @@
 import nbformat
 import pytest
 
-from analysis import report
-from analysis.__main__ import main
+from analysis.report import build as report
+from analysis import paths
+from analysis.cli import main
 
 
 def _notebook(path, *code_cells):
@@ -72,7 +73,7 @@ def test_bad_out_missing_notebook_and_dead_kernel(notebooks_dir, tmp_path):
         report.build_report(a_file, names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
     with pytest.raises(ValueError, match="not a writable folder"):
         report.build_report(a_file / "below", names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
-    with pytest.raises(report.ReportError, match="missing .*03_absent.ipynb"):
+    with pytest.raises(FileNotFoundError, match="missing .*03_absent.ipynb"):
         report.build_report(tmp_path / "o", names=("03_absent",), notebooks_dir=notebooks_dir, progress=False)
     with pytest.raises(report.ReportError, match="01_first.ipynb: the kernel failed"):
         report.build_report(tmp_path / "o", names=("01_first",), notebooks_dir=notebooks_dir, progress=False,
@@ -87,8 +88,16 @@ def test_report_command_bad_out_is_one_line(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and "--out must be a folder" in err
 
 
-def test_the_suite_lists_its_notebooks_in_order():
-    assert [name[:2] for name in report.NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+def test_the_report_runs_every_notebook_of_the_checkout_in_order():
+    on_disk = sorted(path.stem for path in paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    assert list(report.NOTEBOOKS) == on_disk
+    assert report.notebook_paths() == [paths.NOTEBOOKS_DIR / f"{name}.ipynb" for name in on_disk]
+
+
+def test_report_command_names_a_missing_notebook_folder(tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path / "out"), "--notebooks", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "nowhere" in err
 
 
 def test_gallery_copies_small_pngs(tmp_path):

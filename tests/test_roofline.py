@@ -3,12 +3,15 @@
 import dataclasses
 import math
 
-import keras
+from nets.backend import keras
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import layer_table, machine, roofline
+from analysis import plots
+from analysis.cost import layer_table
+from analysis.speed import latency_fit, machine, roofline, study
+from analysis.variants import Variant, mobilenet_grid
 
 
 @pytest.fixture(scope="module")
@@ -56,29 +59,29 @@ def _synthetic_features(rng, groups):
 
 def _synthetic_time(truth, f):
     return (sum(truth[g] * f[g] for g in truth) + f["Other"]
-            + sum(UNIT_MS[c] * f[c] for c in roofline.COUNT_FEATURES))
+            + sum(UNIT_MS[c] * f[c] for c in latency_fit.COUNT_FEATURES))
 
 
 def test_latency_model_recovers_known_coefficients():
     truth = {"Matrix product": 1.5, "Depthwise": 3.0}
-    assert tuple(truth) == roofline.MODEL_GROUPS and tuple(UNIT_MS) == roofline.COUNT_FEATURES
+    assert tuple(truth) == latency_fit.FIT_GROUPS and tuple(UNIT_MS) == latency_fit.COUNT_FEATURES
     rng = np.random.default_rng(0)
     features = [_synthetic_features(rng, truth) for _ in range(12)]
     # "Other" is charged at its bound: factor 1.
     measured = [_synthetic_time(truth, f) for f in features]
-    model = roofline.fit_latency_model(features, measured, "synthetic")
+    model = latency_fit.fit_latency(features, measured, "synthetic")
     for group, value in truth.items():
         assert model.efficiency[group] == pytest.approx(value, rel=1e-6)
     assert model.unit_ms == pytest.approx(UNIT_MS, rel=1e-6)
     labels = [str(i) for i in range(12)]
-    validation = roofline.validate_latency_model(labels, features, measured, "synthetic")
+    validation = latency_fit.validate_latency_fit(labels, features, measured, "synthetic")
     assert validation["error"].abs().max() < 1e-6
-    with_prior = roofline.validate_latency_model(labels, features, measured, "synthetic", prior_weight=0.001)
+    with_prior = latency_fit.validate_latency_fit(labels, features, measured, "synthetic", prior_weight=0.001)
     assert with_prior["error"].abs().max() < 0.1  # a weak prior towards 1 costs little on exact data
     # With features that cannot tell two groups apart, the prior keeps both factors finite and near 1.
     collinear = [dict(f, Depthwise=f["Matrix product"], Other=0.0, depthwise_positions=0.0, channels=0.0, layers=0.0)
                  for f in features]
-    tied = roofline.fit_latency_model(collinear, [2 * f["Matrix product"] for f in collinear], "tied",
+    tied = latency_fit.fit_latency(collinear, [2 * f["Matrix product"] for f in collinear], "tied",
                                       prior_weight=0.01)
     assert tied.efficiency["Matrix product"] == pytest.approx(tied.efficiency["Depthwise"], rel=1e-3)
 
@@ -87,9 +90,9 @@ def test_model_features_of_mobilenet_match_the_paper_table():
     """Counts from the MobileNet paper's Table 1 (alpha 1, 224x224), not from the code."""
     from analysis import variants
 
-    bounds = roofline.machine_bounds(layer_table(variants.build("mobilenet")),
+    bounds = roofline.machine_bounds(layer_table(Variant("mobilenet").build()),
                                      {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}, batch=2)
-    features = roofline.model_features(bounds, batch=2)
+    features = latency_fit.latency_features(bounds, batch=2)
     # Depthwise outputs: 112^2 once, 56^2 twice, 28^2 twice, 14^2 six times, 7^2 twice (per image).
     assert features["depthwise_positions"] == 2 * (112**2 + 2 * 56**2 + 2 * 28**2 + 6 * 14**2 + 2 * 7**2)
     depthwise = [32, 64, 128, 128, 256, 256] + [512] * 6 + [1024]
@@ -114,14 +117,14 @@ def test_calibration_variants_join_every_fit_but_are_not_predicted():
     other_mix = [{"Matrix product": 3.0, "Depthwise": 0.0, "Other": 0.01, **counts},
                  {"Matrix product": 0.2, "Depthwise": 2.0, "Other": 0.01, **counts}]
     time = lambda f: sum(truth[g] * f[g] for g in truth) + f["Other"]  # noqa: E731
-    validation = roofline.validate_latency_model(
+    validation = latency_fit.validate_latency_fit(
         ["a", "b", "c", "d"], family, [time(f) for f in family], "synthetic",
         calibration=(other_mix, [time(f) for f in other_mix]))
     assert list(validation["variant"]) == ["a", "b", "c", "d"]
     assert validation["error"].abs().max() < 1e-6
     # A network of another kind is predicted only with the calibration's help.
     vgg_like = {"Matrix product": 10.0, "Depthwise": 0.0, "Other": 0.5, **counts, "layers": 20.0}
-    with_calibration = roofline.fit_latency_model(family + other_mix, [time(f) for f in family + other_mix], "s")
+    with_calibration = latency_fit.fit_latency(family + other_mix, [time(f) for f in family + other_mix], "s")
     assert with_calibration.predict(vgg_like) == pytest.approx(time(vgg_like), rel=1e-6)
 
 
@@ -149,20 +152,20 @@ def test_time_layers_times_every_layer_on_its_own_input(conv_bn_table):
 
 def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
     profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}
-    specs = [("mobilenet", {"alpha": alpha, "resolution": 32}) for alpha in (0.25, 0.5, 0.75)]
-    calibration = [("mobilenet", {"alpha": 0.25, "resolution": 32, "conv": True})]
-    first, validation = roofline.latency_model_study(profile, ("keras",), specs[:2], calibration, repeats=4,
-                                                     rounds=2, progress=False)
-    assert list(first["model"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32", "Conv MobileNet 0.25/32"]
+    specs = mobilenet_grid((0.25, 0.5, 0.75), (32,))
+    calibration = [Variant("mobilenet", alpha=0.25, resolution=32, conv=True)]
+    first, validation = study.latency_fit_study(profile, ("keras",), specs[:2], calibration, repeats=4,
+                                                   rounds=2, progress=False)
+    assert list(first["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32", "Conv MobileNet 0.25/32"]
     assert list(first["calibration"]) == [False, False, True]
     assert (first["median_ms"] > 0).all() and (first["bound_ms"] > 0).all() and (first["repeats"] == 4).all()
     assert list(validation["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32"]  # calibration not predicted
     path = tmp_path / "earlier.csv"
     first.to_csv(path, index=False)
-    again, validation = roofline.latency_model_study(profile, ("keras",), specs, calibration, repeats=4,
+    again, validation = study.latency_fit_study(profile, ("keras",), specs, calibration, repeats=4,
                                                      progress=False, reuse=path)
     assert list(again["median_ms"][:2]) == pytest.approx(list(first["median_ms"][:2]), rel=1e-12)  # reused
-    assert again.loc[2, "model"] == "MobileNet 0.75/32" and again.loc[2, "median_ms"] > 0  # measured
+    assert again.loc[2, "variant"] == "MobileNet 0.75/32" and again.loc[2, "median_ms"] > 0  # measured
     assert len(validation) == 3 and np.isfinite(validation["predicted_ms"]).all()
 
 
@@ -170,27 +173,26 @@ def test_fit_by_runtime_reads_the_features_the_study_recorded():
     truth = {"Matrix product": 1.5, "Depthwise": 4.0}
     rng = np.random.default_rng(1)
     rows = []
-    for i in range(8):
+    labels = [variant.label for variant in mobilenet_grid()[:8]]
+    for label in labels:
         features = _synthetic_features(rng, truth)
-        rows.append({"model": str(i), "runtime": "synthetic", "median_ms": _synthetic_time(truth, features),
+        rows.append({"variant": label, "runtime": "synthetic", "median_ms": _synthetic_time(truth, features),
                      **{f"feature_{name}": value for name, value in features.items()}})
     table = pd.DataFrame(rows)
-    fit = roofline.fit_by_runtime(table)["synthetic"]
+    fit = latency_fit.fit_by_runtime(table)["synthetic"]
     for group, value in truth.items():
         assert fit.efficiency[group] == pytest.approx(value, rel=1e-6)
     assert fit.unit_ms == pytest.approx(UNIT_MS, rel=1e-6)
     # The split of one network's time: each term its true coefficient times its feature.
-    terms = roofline.predicted_terms(table, "3").loc["synthetic"]
+    terms = latency_fit.predicted_terms(table, Variant.parse(labels[3])).loc["synthetic"]
     row = rows[3]
     assert terms["Depthwise"] == pytest.approx(4.0 * row["feature_Depthwise"], rel=1e-6)
     assert terms["Other"] == row["feature_Other"]
     assert terms["channels"] == pytest.approx(UNIT_MS["channels"] * row["feature_channels"], rel=1e-6)
     assert terms["measured_ms"] == row["median_ms"]
     with pytest.raises(ValueError, match="No measurement of 'VGG16'"):
-        roofline.predicted_terms(table, "VGG16")
-    from analysis import plots
-
-    ax = plots.draw_latency_terms(roofline.predicted_terms(table, "3"))
+        latency_fit.predicted_terms(table, Variant("vgg16"))
+    ax = plots.draw_latency_terms(latency_fit.predicted_terms(table, Variant.parse(labels[3])))
     widths = sorted(round(patch.get_width(), 9) for patch in ax.patches)
     expected = terms.drop("measured_ms")
     assert widths == sorted(round(float(v), 9) for v in expected)

@@ -1,11 +1,11 @@
 """The separable-convolution lesson against real Keras layers and the layer table."""
 
-import keras
+from nets.backend import keras
 import numpy as np
 import pytest
 
-from analysis import layer_table
-from analysis.separable import separable_conv_cost, separable_ratio, standard_conv_cost
+from analysis.cost import layer_table
+from analysis.cost.separable import separable_conv_cost, separable_ratio, standard_conv_cost
 
 
 def test_the_notes_example():
@@ -54,7 +54,7 @@ def test_bad_arguments(argument):
 
 
 def test_cost_comparison_rows():
-    from analysis.separable import cost_comparison
+    from analysis.cost.separable import cost_comparison
 
     table = cost_comparison(3, 16, 32, 8, 8).set_index("kind")
     assert table.loc["standard", "params"] == 4608
@@ -63,7 +63,7 @@ def test_cost_comparison_rows():
 
 
 def test_keras_layer_ratios_follow_the_formula():
-    from analysis.separable import keras_layer_ratios
+    from analysis.cost.separable import keras_layer_ratios
 
     table = keras_layer_ratios((3, 5), (4, 32), in_channels=16)
     assert len(table) == 4
@@ -73,7 +73,7 @@ def test_keras_layer_ratios_follow_the_formula():
 
 
 def test_block_savings_of_mobilenet(mobilenet_model):
-    from analysis.separable import block_savings
+    from analysis.cost.separable import block_savings
 
     blocks = block_savings(layer_table(mobilenet_model))
     assert list(blocks.index) == list(range(1, 14))

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from analysis.tradeoffs import pareto_front, published_with_costs
+from analysis.accuracy.tradeoffs import pareto_front, published_with_costs
 
 
 def test_every_published_row_is_kept_and_costed_where_we_build_it():
@@ -18,9 +18,9 @@ def test_every_published_row_is_kept_and_costed_where_we_build_it():
 
 def test_latency_is_joined_per_runtime():
     latency = pd.DataFrame([
-        {"model": "MobileNet 1.0/224", "runtime": "litert", "ms_per_image": 12.0},
-        {"model": "VGG16", "runtime": "litert", "ms_per_image": 300.0},
-        {"model": "VGG16", "runtime": "keras", "ms_per_image": 330.0},
+        {"variant": "MobileNet 1.0/224", "runtime": "litert", "ms_per_image": 12.0},
+        {"variant": "VGG16", "runtime": "litert", "ms_per_image": 300.0},
+        {"variant": "VGG16", "runtime": "keras", "ms_per_image": 330.0},
     ])
     table = published_with_costs(latency)
     row = table[(table["variant_label"] == "VGG16")].iloc[0]

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import training
+from analysis.accuracy import datasets, training
+from analysis.variants import Variant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return training.load_dataset("digits", image_size=32)
+    return datasets.load_dataset("digits", image_size=32)
 
 
 def test_digits_split(digits):
@@ -26,7 +27,7 @@ def test_digits_split(digits):
     # stratified: every class holds about a fifth of its images out
     test_counts, train_counts = np.bincount(digits.y_test), np.bincount(digits.y_train)
     assert np.all(np.abs(test_counts / (test_counts + train_counts) - 0.2) < 0.01)
-    again = training.load_dataset("digits", image_size=32)
+    again = datasets.load_dataset("digits", image_size=32)
     np.testing.assert_array_equal(again.y_test, digits.y_test)
 
 
@@ -51,7 +52,7 @@ def test_subset_keeps_classes_and_test_images(digits):
 
 def test_folder_dataset(tmp_path):
     _write_images(tmp_path, ["cat", "dog"], per_class=5)
-    data = training.load_dataset(f"folder:{tmp_path}", image_size=16)
+    data = datasets.load_dataset(f"folder:{tmp_path}", image_size=16)
     assert data.class_names == ["cat", "dog"]
     assert data.x_train.shape[1:] == (16, 16, 3) and len(data.x_train) + len(data.x_test) == 10
     assert data.x_train.max() <= 1.0
@@ -59,22 +60,22 @@ def test_folder_dataset(tmp_path):
 
 def test_bad_datasets(tmp_path):
     with pytest.raises(ValueError, match="Received dataset='mnist'"):
-        training.load_dataset("mnist")
+        datasets.load_dataset("mnist")
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        training.load_dataset(f"folder:{tmp_path / 'nowhere'}")
+        datasets.load_dataset(f"folder:{tmp_path / 'nowhere'}")
     _write_images(tmp_path / "one", ["only"])
     with pytest.raises(ValueError, match="at least two class subfolders"):
-        training.load_dataset(f"folder:{tmp_path / 'one'}")
+        datasets.load_dataset(f"folder:{tmp_path / 'one'}")
     _write_images(tmp_path / "broken", ["a", "b"])
     (tmp_path / "broken" / "b" / "bad.png").write_text("not an image")
     with pytest.raises(ValueError, match="Unreadable image .*bad.png"):
-        training.load_dataset(f"folder:{tmp_path / 'broken'}")
+        datasets.load_dataset(f"folder:{tmp_path / 'broken'}")
     _write_images(tmp_path / "mixed", ["a"], mode="RGB")
     _write_images(tmp_path / "mixed", ["b"], mode="L")
     with pytest.raises(ValueError, match="Mixed-channel images"):
-        training.load_dataset(f"folder:{tmp_path / 'mixed'}")
+        datasets.load_dataset(f"folder:{tmp_path / 'mixed'}")
     with pytest.raises(ValueError, match="tensorflow-datasets"):
-        training.load_dataset("tfds:mnist") if _no_tfds() else pytest.skip("tensorflow-datasets installed")
+        datasets.load_dataset("tfds:mnist") if _no_tfds() else pytest.skip("tensorflow-datasets installed")
 
 
 def _no_tfds():
@@ -86,13 +87,15 @@ def _no_tfds():
 
 
 def test_training_learns_and_repeats_with_a_seed(digits):
-    runs = [training.train("mobilenet", digits, alpha=0.25, epochs=8, seed=7, record=False, progress=False)
+    runs = [training.train(Variant("mobilenet", alpha=0.25), digits, epochs=8, seed=7, record=False, progress=False)
             for _ in range(2)]
     assert runs[0].accuracy > 0.4  # chance is 0.1 (8 augmented epochs reach about 0.68)
     assert runs[0].accuracy == runs[1].accuracy
     assert runs[0].history == runs[1].history
     assert runs[0].params > 0 and runs[0].macs > 0 and runs[0].latency_ms > 0
-    assert runs[0].variant == "MobileNet 0.25/32"
+    # The network trained is the variant sized for the digits, with the small-data batch-norm momentum.
+    trained = Variant.parse(runs[0].variant)
+    assert trained == Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10, logits=True, bn_momentum=0.9)
 
 
 def test_augmentation_moves_training_images_only(digits):
@@ -109,15 +112,19 @@ def test_augmentation_moves_training_images_only(digits):
 
 def test_dataset_smaller_than_one_batch(tmp_path):
     _write_images(tmp_path, ["a", "b"], per_class=3)
-    data = training.load_dataset(f"folder:{tmp_path}", image_size=32)
-    result = training.train("mobilenet", data, alpha=0.25, epochs=1, batch_size=64, record=False, progress=False)
+    data = datasets.load_dataset(f"folder:{tmp_path}", image_size=32)
+    result = training.train(Variant("mobilenet", alpha=0.25), data, epochs=1, batch_size=64, record=False,
+                            progress=False)
     assert result.epochs_run == 1 and 0.0 <= result.accuracy <= 1.0
 
 
 def test_vgg16_trains_at_small_size(digits):
-    result = training.train("vgg16", digits, epochs=1, fc_units=64, learning_rate=1e-4,
+    result = training.train(Variant("vgg16", fc_units=64), digits, epochs=1, learning_rate=1e-4,
                             record=False, progress=False)
-    assert result.variant == "VGG16/32" and result.epochs_run == 1
+    # fc6 sized to the 1x1 last feature map of a 32x32 input; the fc_units asked for kept.
+    assert Variant.parse(result.variant) == Variant("vgg16", resolution=32, num_classes=10, fc_units=64,
+                                                    fc6_kernel_size="auto")
+    assert result.epochs_run == 1
 
 
 def test_record_appends_rows(tmp_path):
@@ -126,6 +133,7 @@ def test_record_appends_rows(tmp_path):
     training.record_result(result, path)
     training.record_result(result, path)
     assert path.read_text().count("\n") == 3
+    assert not [p for p in tmp_path.iterdir() if p.name != "runs.csv"]  # no temporary file left
 
 
 def test_train_command_data_parallel_over_two_devices():
@@ -136,12 +144,12 @@ def test_train_command_data_parallel_over_two_devices():
         env={**os.environ, "SUITE_REPORTS_DIR": os.path.join(ROOT, "reports", "test-runs")})
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout)
-    assert data["devices"] == 2 and data["dataset"] == "digits" and data["model"] == "mobilenet"
+    assert data["devices"] == 2 and data["dataset"] == "digits" and data["network"] == "mobilenet"
     assert {"accuracy", "train_seconds", "params", "macs"} <= set(data)
 
 
 def test_train_command_augment_flag():
-    from analysis.__main__ import build_parser
+    from analysis.cli import build_parser
 
     parse = build_parser().parse_args
     assert parse(["train", "mobilenet"]).augment is None  # the model's recommended setting
@@ -150,7 +158,7 @@ def test_train_command_augment_flag():
 
 
 def test_train_command_bad_input(capsys):
-    from analysis.__main__ import main
+    from analysis.cli import main
 
     assert main(["train", "mobilenet", "--dataset", "imagenet"]) == 2
     assert "Received dataset='imagenet'" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Weight files written by keras.applications load into our networks (no download)."""
 
-import keras
+from nets.backend import keras
 import numpy as np
 import pytest
 

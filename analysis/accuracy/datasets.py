@@ -66,7 +66,7 @@ def load_dataset(spec, image_size=32, test_fraction=0.2, seed=0):
             or unreadable or mixed-channel images (the message names them).
         MissingFile: a folder that does not exist.
     """
-    image_size = checks.positive_int("image_size", image_size, minimum=checks.MIN_INPUT_SIZE)
+    image_size = checks.positive_int("image_size", image_size)
     if not isinstance(spec, str):
         raise BadInput(f"Unknown dataset: expected one of {', '.join(DATASETS)}. Received dataset={spec!r}")
     if spec == "digits":

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
@@ -36,6 +35,9 @@ from analysis.speed.latency import measure
 from analysis.variants import FC6_AUTO, NETWORK_DEFAULTS
 from nets import checks
 from nets.backend import keras
+
+# After Keras (nets.backend), so that TensorFlow starts quietly.
+import tensorflow as tf
 
 SMALL_DATA_BN_MOMENTUM = 0.9
 # Options that a network trained from scratch on a small dataset needs, applied by ``sized_for``

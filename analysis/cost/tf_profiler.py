@@ -14,10 +14,12 @@ import logging
 import re
 
 import pandas as pd
-import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from nets.backend import keras
+
+# After Keras (nets.backend), so that TensorFlow starts quietly.
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 # TensorFlow op types whose float_ops are 2 per multiply-add.
 TF_MAC_OP_TYPES = frozenset({

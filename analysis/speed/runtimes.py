@@ -9,13 +9,13 @@
 - ``torch``: Keras 3 on its PyTorch backend (``KERAS_BACKEND=torch``), on the
   GPU where PyTorch sees one; for machines without TensorFlow.
 
-TensorFlow and PyTorch are imported where a runtime needs them: a process
-runs Keras on one backend, and the machine may have only that one.
+A process runs Keras on one backend, and a machine may have only that one
+(the GPU machines have PyTorch and no TensorFlow): TensorFlow, PyTorch and
+LiteRT are each optional here, and ``check_runtime`` says which is missing.
 """
 
 import contextlib
 import hashlib
-import importlib
 import importlib.metadata
 import io
 import os
@@ -29,6 +29,20 @@ from analysis.speed import RUNTIMES
 from analysis.speed.machine import core_count
 from nets import checks
 from nets.backend import keras
+
+# After Keras (nets.backend), so that TensorFlow starts quietly.
+try:
+    import tensorflow as tf
+except ImportError:  # Keras on PyTorch alone
+    tf = None
+try:
+    import torch
+except ImportError:  # Keras on TensorFlow alone
+    torch = None
+try:
+    from ai_edge_litert.interpreter import Interpreter
+except ImportError:  # no LiteRT: check_runtime reports it
+    Interpreter = None
 
 _RUNTIME_PACKAGES = {"keras": "tensorflow", "xla": "tensorflow", "litert": "ai_edge_litert", "torch": "torch"}
 _RUNTIME_BACKENDS = {"keras": "tensorflow", "xla": "tensorflow", "litert": "tensorflow", "torch": "torch"}
@@ -47,11 +61,8 @@ def check_runtime(runtime):
     """Raise a clear error for an unknown runtime or one whose package or backend is missing."""
     checks.one_of("runtime", runtime, RUNTIMES)
     package = _RUNTIME_PACKAGES[runtime]
-    try:
-        importlib.import_module(package) if package != "tensorflow" else None
-    except ImportError:
-        raise RuntimeUnavailable(
-            f"Runtime {runtime!r} needs the package {package!r}, which is not installed") from None
+    if {"tensorflow": tf, "torch": torch, "ai_edge_litert": Interpreter}[package] is None:
+        raise RuntimeUnavailable(f"Runtime {runtime!r} needs the package {package!r}, which is not installed")
     backend = keras.backend.backend()
     if backend != _RUNTIME_BACKENDS[runtime]:
         raise RuntimeUnavailable(
@@ -80,8 +91,6 @@ def configure_threads(threads):
         return core_count()
     threads = checks.positive_int("threads", threads)
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -92,8 +101,6 @@ def configure_threads(threads):
                     f"TensorFlow already runs with {current} threads; set threads before building a model "
                     f"(in a fresh process). Received threads={threads}") from None
     else:
-        import torch
-
         torch.set_num_threads(threads)
     return threads
 
@@ -104,8 +111,6 @@ def tflite_path(variant, model=None, cache_dir=None):
     The cache is keyed on the variant's label and the TensorFlow version:
     latency does not depend on the weights.
     """
-    import tensorflow as tf
-
     cache_dir = paths.CACHE_DIR if cache_dir is None else cache_dir
     digest = hashlib.sha1(f"{variant.label}|tensorflow {tf.__version__}".encode()).hexdigest()[:12]
     path = os.path.join(cache_dir, f"{variant.network}-{digest}.tflite")
@@ -120,8 +125,6 @@ def convert_to_tflite(model, path):
     Raises:
         ConversionError: naming the layer and operation the converter refused.
     """
-    import tensorflow as tf
-
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its signature
@@ -161,14 +164,10 @@ def prepare(variant, runtime, batch, threads, model=None):
     model = variant.build() if model is None else model
     x = _input_batch(model, batch)
     if runtime in ("keras", "xla"):
-        import tensorflow as tf
-
         function = tf.function(lambda t: model(t, training=False), jit_compile=runtime == "xla")
         tensor = tf.constant(x)
         return (lambda: function(tensor).numpy()), "cpu"
     if runtime == "litert":
-        from ai_edge_litert.interpreter import Interpreter
-
         interpreter = Interpreter(model_path=tflite_path(variant, model), num_threads=threads)
         index = interpreter.get_input_details()[0]["index"]
         interpreter.resize_tensor_input(index, list(x.shape))
@@ -181,8 +180,6 @@ def prepare(variant, runtime, batch, threads, model=None):
             return interpreter.get_tensor(output)
 
         return call, "cpu"
-    import torch
-
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tensor = keras.ops.convert_to_tensor(x)
 
