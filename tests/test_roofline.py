@@ -48,6 +48,60 @@ def test_cache_bandwidth_applies_to_layers_that_fit(conv_bn_table):
     assert (bounds["bandwidth_gbs"] == 100.0).all()
 
 
+def _dense_table():
+    """One fully connected layer, 256 -> 128, with the float32 bytes a layer_table records."""
+    return pd.DataFrame([{"name": "dense", "type": "Dense", "kernel_size": None, "input_shape": (256,),
+                          "flops": 2 * 256 * 128, "other_ops": 128, "activation_bytes": 4 * 128,
+                          "weight_bytes": 4 * (256 * 128 + 128)}])
+
+
+def test_bounds_per_precision_scale_the_bytes_of_every_element():
+    elements = 256 + 128 + 256 * 128 + 128  # input, output, weights and biases
+    by_precision = {p: roofline.layer_bounds(_dense_table(), 100.0, 10.0, batch=1, precision=p).loc[0]
+                    for p in ("fp32", "bf16", "int8")}
+    for precision, width in (("fp32", 4), ("bf16", 2), ("int8", 1)):
+        assert by_precision[precision]["traffic_bytes"] == width * elements
+    assert by_precision["int8"]["memory_ms"] == by_precision["fp32"]["memory_ms"] / 4
+    assert by_precision["bf16"]["memory_ms"] == by_precision["fp32"]["memory_ms"] / 2
+    assert by_precision["int8"]["compute_ms"] == by_precision["fp32"]["compute_ms"]  # the same peak passed
+    default = roofline.layer_bounds(_dense_table(), 100.0, 10.0)
+    pd.testing.assert_frame_equal(default, roofline.layer_bounds(_dense_table(), 100.0, 10.0, precision="fp32"))
+    with pytest.raises(ValueError, match="precision.*'fp16'"):
+        roofline.layer_bounds(_dense_table(), 100.0, 10.0, precision="fp16")
+
+
+PRECISION_PROFILE = {"peak_gflops": 100.0, "peaks": {"fp32": 100.0, "bf16": 200.0, "int8": 400.0},
+                     "bandwidth_gbs": 20.0}
+
+
+def test_machine_bounds_take_the_peak_of_their_precision():
+    bounds = {p: roofline.machine_bounds(_dense_table(), PRECISION_PROFILE, precision=p).loc[0]
+              for p in ("fp32", "bf16", "int8")}
+    ops = 2 * 256 * 128 + 128
+    for precision, peak in PRECISION_PROFILE["peaks"].items():
+        assert bounds[precision]["compute_ms"] == pytest.approx(ops / (peak * 1e9) * 1e3, rel=1e-12)
+    with pytest.raises(ValueError, match="no bf16 peak.*precision='bf16'"):
+        roofline.machine_bounds(_dense_table(), {**PRECISION_PROFILE, "peaks": {"fp32": 100.0, "bf16": None,
+                                                                               "int8": 400.0}}, precision="bf16")
+    with pytest.raises(ValueError, match="no int8 peak"):
+        roofline.machine_bounds(_dense_table(), {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}, precision="int8")
+    with pytest.raises(ValueError, match="precision.*'int4'"):
+        roofline.machine_bounds(_dense_table(), PRECISION_PROFILE, precision="int4")
+
+
+def test_vgg16_fc6_at_batch_1_is_memory_bound_and_4x_faster_at_int8():
+    table = layer_table(Variant.parse("VGG16/224").build())
+    fc6 = {p: roofline.machine_bounds(table, PRECISION_PROFILE, batch=1, precision=p).set_index("name").loc["fc6"]
+           for p in ("fp32", "int8")}
+    # fc6: a 7x7 convolution, 512 -> 4096 channels, on the 7x7x512 output of pool5.
+    weights = 7 * 7 * 512 * 4096 + 4096
+    int8_bytes = 7 * 7 * 512 + 4096 + weights
+    assert fc6["int8"]["traffic_bytes"] == int8_bytes and fc6["fp32"]["traffic_bytes"] == 4 * int8_bytes
+    assert fc6["fp32"]["bound"] == fc6["int8"]["bound"] == "memory"
+    assert fc6["int8"]["bound_ms"] == pytest.approx(int8_bytes / 20e9 * 1e3, rel=1e-12)
+    assert fc6["fp32"]["bound_ms"] / fc6["int8"]["bound_ms"] == pytest.approx(4, rel=1e-12)
+
+
 UNIT_MS = {"layers": 0.01, "depthwise_positions": 2e-5, "channels": 3e-4}
 
 
@@ -136,8 +190,9 @@ def test_machine_profile_is_well_formed():
 
 
 def test_theoretical_peak_formula(monkeypatch):
-    monkeypatch.setattr(machine, "cpu_flags", lambda: {"fma", "avx2"})
-    monkeypatch.setattr(machine, "clock_ghz", lambda: 2.0)
+    # A Zen 2 (family 23, model 0x31: EPYC Rome): two 256-bit FMA pipes, AVX2, no AVX-512.
+    monkeypatch.setattr(machine, "cpuinfo", lambda: {"vendor_id": "AuthenticAMD", "cpu family": "23",
+                                                     "model": "49", "cpu MHz": "2000.000", "flags": "fma avx2"})
     assert machine.theoretical_peak_gflops(cores=4) == 4 * 2 * 8 * 2 * 2.0
 
 

@@ -3,8 +3,15 @@
 The roofline (Williams, Waterman and Patterson, CACM 2009): a layer cannot
 run faster than ``max(ops / peak, bytes / bandwidth)``, with ``ops`` its
 FLOPs (2 per multiply-add) plus its other operations and ``bytes`` the least
-traffic it needs (read its input and weights once, write its output once;
-float32). Peak and bandwidth come from ``analysis.speed.machine``.
+traffic it needs (read its input and weights once, write its output once).
+Peak and bandwidth come from ``analysis.speed.machine``.
+
+Per precision (``precision="fp32"``, ``"bf16"`` or ``"int8"``), the peak is
+that precision's and every element moved is ``BYTES_PER_ELEMENT`` wide:
+4, 2 or 1 bytes for weights, inputs and outputs alike. For int8 that is a
+full-integer network, whose activations stay int8 between layers (its int32
+biases, a small share of the weights, are counted at 1 byte too); for bf16,
+a network whose weights and activations are both bfloat16.
 
 ``fused=True`` merges batch norm and activations into the convolution
 before them, as inference runtimes do (LiteRT, XLA): their operations stay,
@@ -17,7 +24,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.cost.table import BYTES_PER_FLOAT32, layer_role
+from analysis.speed import PRECISIONS
 from analysis.speed.latency import time_calls
+from nets import checks
+
+BYTES_PER_ELEMENT = {"fp32": 4, "bf16": 2, "int8": 1}
 
 _FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
 
@@ -29,20 +40,25 @@ def _elements(shape):
 
 
 def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
-                 cache_bandwidth_gbs=None, cache_bytes=None):
-    """``table`` (a layer_table) with roofline columns, for ``batch`` images.
+                 cache_bandwidth_gbs=None, cache_bytes=None, precision="fp32"):
+    """``table`` (a layer_table) with roofline columns, for ``batch`` images at ``precision``.
 
     Adds: ops (FLOPs + other ops), traffic_bytes, intensity (ops per byte),
     compute_ms, memory_ms, bound_ms (the larger) and bound (``compute`` or
     ``memory``). Rows with no work (the input) are dropped. With
     ``cache_bandwidth_gbs`` and ``cache_bytes``, a layer whose traffic fits
     in the cache is bounded by the cache's bandwidth (a two-level roofline).
+    ``peak_gflops`` is the peak of ``precision`` (GOP/s for int8); the traffic
+    counts ``BYTES_PER_ELEMENT[precision]`` bytes per weight and activation
+    (the table's float32 bytes scaled).
     """
+    width = BYTES_PER_ELEMENT[checks.one_of("precision", precision, PRECISIONS)]
     rows = table[table["type"] != "InputLayer"].copy()
     rows["role"] = [layer_role(n, t, k) for n, t, k in zip(rows["name"], rows["type"], rows["kernel_size"])]
     rows["ops"] = (rows["flops"].astype("float64") + rows["other_ops"].astype("float64")) * batch
-    in_bytes = rows["input_shape"].map(_elements) * BYTES_PER_FLOAT32 * batch
-    rows["traffic_bytes"] = in_bytes + rows["activation_bytes"] * batch + rows["weight_bytes"]
+    in_bytes = rows["input_shape"].map(_elements) * width * batch
+    out_bytes = rows["activation_bytes"] * width // BYTES_PER_FLOAT32 * batch
+    rows["traffic_bytes"] = in_bytes + out_bytes + rows["weight_bytes"] * width // BYTES_PER_FLOAT32
     if fused:
         rows = _fuse(rows)
     rows["intensity"] = rows["ops"] / rows["traffic_bytes"]
@@ -73,11 +89,23 @@ def _fuse(rows):
     return pd.DataFrame(groups)
 
 
-def machine_bounds(table, profile, batch=1, fused=True):
-    """``layer_bounds`` with the peak, bandwidths and cache size of a ``MachineProfile`` (or its dict)."""
+def machine_bounds(table, profile, batch=1, fused=True, precision="fp32"):
+    """``layer_bounds`` at ``precision`` with the bandwidths, cache size and that precision's peak of a
+    ``MachineProfile`` (or its dict): ``peak_gflops`` for fp32, ``peaks[precision]`` for the others.
+
+    Raises:
+        BadInput: an unknown precision, or one whose peak the profile does not have (None: the CPU
+            lacks it, or no kernel of it ran).
+    """
+    checks.one_of("precision", precision, PRECISIONS)
     p = profile if isinstance(profile, dict) else profile.to_dict()
-    return layer_bounds(table, p["peak_gflops"], p["bandwidth_gbs"], batch=batch, fused=fused,
-                        cache_bandwidth_gbs=p.get("cache_bandwidth_gbs"), cache_bytes=p.get("last_level_cache_bytes"))
+    peak = p["peak_gflops"] if precision == "fp32" else (p.get("peaks") or {}).get(precision)
+    if peak is None:
+        raise checks.BadInput(f"The machine profile has no {precision} peak (the CPU lacks {precision}, or it "
+                              f"was not measured), so no {precision} bound. Received precision={precision!r}")
+    return layer_bounds(table, peak, p["bandwidth_gbs"], batch=batch, fused=fused,
+                        cache_bandwidth_gbs=p.get("cache_bandwidth_gbs"), cache_bytes=p.get("last_level_cache_bytes"),
+                        precision=precision)
 
 
 def network_bound_ms(bounds):
