@@ -6,8 +6,10 @@ of one (``os.replace`` is atomic within a file system), and two writers of
 one file do not interleave their bytes.
 """
 
+import contextlib
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,6 +41,30 @@ def write_csv(frame, path, **to_csv):
     buffer = io.StringIO()
     frame.to_csv(buffer, index=to_csv.pop("index", False), **to_csv)
     return write_text(path, buffer.getvalue())
+
+
+@contextlib.contextmanager
+def directory(path):
+    """Fill a folder that appears at ``path`` whole or not at all.
+
+    Yields a temporary folder beside ``path``; when the block ends without
+    an error it is renamed to ``path`` (a rename is atomic within a file
+    system). If another writer finished ``path`` first, its folder is kept
+    and this one discarded: both wrote the same thing. On an error, nothing
+    is left behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        yield partial
+        try:
+            os.rename(partial, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def _remove_if_present(path):

@@ -18,7 +18,7 @@ import traceback
 
 from analysis import render
 from analysis.errors import BadInput, Failed
-from analysis.speed import RUNTIMES
+from analysis.speed import PRECISIONS, RUNTIMES, check_installed, runtime_precision_pairs
 from analysis.variants import Variant
 from nets import NETWORK_NAMES, checks
 
@@ -169,11 +169,11 @@ def cmd_bench(args):
         runtimes.check_runtime(runtime)
     threads = runtimes.configure_threads(args.threads)
     table = latency.benchmark([args.variant], args.runtimes, args.batch, threads, args.repeats,
-                              progress=args.format != "json")
+                              progress=args.format != "json", precisions=args.precision)
     if args.format == "json":
         return render.to_json({"results": render.records(table)})
-    shown = table[["variant", "runtime", "batch", "threads", "median_ms", "iqr_ms", "min_ms", "max_ms",
-                   "ms_per_image", "images_per_s", "gflops", "unstable", "runtime_version"]]
+    shown = table[["variant", "runtime", "precision", "batch", "threads", "median_ms", "iqr_ms", "min_ms",
+                   "max_ms", "ms_per_image", "images_per_s", "gflops", "unstable", "runtime_version", "note"]]
     return render.frame_to_text(shown.round(3), args.format)
 
 
@@ -241,6 +241,9 @@ def build_parser():
     bench = _network_command(commands, "bench", "latency on several runtimes (median of repeats)", cmd_bench)
     bench.add_argument("--runtimes", default="keras,xla,litert",
                        help=f"comma-separated: {', '.join(RUNTIMES)} (default keras,xla,litert)")
+    bench.add_argument("--precision", default="fp32",
+                       help=f"comma-separated: {', '.join(PRECISIONS)} (default fp32); each runtime runs the "
+                            "ones it offers (int8: post-training quantization by the runtime's own tool)")
     bench.add_argument("--batch", type=_integers, default=[1], help="comma-separated batch sizes (default 1)")
     bench.add_argument("--threads", type=_integer, default=None, help="threads (default: all cores)")
     bench.add_argument("--repeats", type=_integer, default=20, help="timed runs per measurement (default 20)")
@@ -285,6 +288,11 @@ def check_arguments(args):
                              f"Received {[v.label for v in args.variants]}")
     if args.command == "bench":
         args.runtimes = [checks.one_of("runtime", r, RUNTIMES) for r in checks.comma_list("runtimes", args.runtimes)]
+        args.precision = [checks.one_of("precision", p, PRECISIONS)
+                          for p in checks.comma_list("precision", args.precision)]
+        runtime_precision_pairs(args.runtimes, args.precision)
+        for runtime in args.runtimes:
+            check_installed(runtime)
         args.batch = [checks.positive_int("batch", b) for b in args.batch]
         args.repeats = checks.positive_int("repeats", args.repeats)
         if args.threads is not None:

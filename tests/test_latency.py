@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from analysis.cli import main
-from analysis.speed import latency, runtimes
+from analysis.speed import conversions, latency, runtimes
 from analysis.variants import Variant
 
 SMALL = Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10)
@@ -35,11 +35,18 @@ def test_summary_statistics_closed_form():
     assert latency.summarize_times(np.array([1.0, 1.01, 1.02, 1.03, 9.0]), 1, 1)["unstable"] is False
 
 
-@pytest.mark.parametrize("runtime", ["keras", "xla", "litert"])
-def test_measure_is_well_formed(small_model, runtime, tmp_path, monkeypatch):
-    monkeypatch.setattr(runtimes.paths, "CACHE_DIR", tmp_path)
-    result = latency.measure(SMALL, runtime, batch=3, threads=1, repeats=4, warmup=1, model=small_model)
-    assert result.runtime == runtime and result.batch == 3 and result.repeats == 4
+@pytest.mark.parametrize("runtime, precision", [
+    ("keras", "fp32"), ("xla", "fp32"), ("litert", "fp32"), ("litert", "int8"), ("openvino", "fp32"),
+    ("openvino", "bf16"), ("openvino", "int8"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")])
+def test_measure_is_well_formed(small_model, runtime, precision, tmp_path, monkeypatch):
+    if precision == "bf16" and not runtimes.bf16_supported():
+        pytest.skip("this CPU has no bf16 instructions (tests/test_precision.py covers the row it gives)")
+    monkeypatch.setattr(conversions.paths, "CACHE_DIR", tmp_path)
+    result = latency.measure(SMALL, runtime, batch=3, threads=1, repeats=4, warmup=1, model=small_model,
+                             precision=precision)
+    assert result.runtime == runtime and result.precision == precision
+    assert result.batch == 3 and result.repeats == 4
+    assert bool(result.calibration) == (precision == "int8")
     assert 0 < result.min_ms <= result.median_ms <= result.max_ms
     assert result.ms_per_image == pytest.approx(result.median_ms / 3)
     assert result.flops_per_image > 0
@@ -48,13 +55,13 @@ def test_measure_is_well_formed(small_model, runtime, tmp_path, monkeypatch):
 
 
 def test_litert_conversion_is_cached_and_computes_the_same(small_model, tmp_path):
-    path = runtimes.tflite_path(SMALL, small_model, cache_dir=tmp_path)
+    path = conversions.converted(SMALL, "litert", "fp32", small_model, cache_dir=tmp_path)
     stamp = os.stat(path).st_mtime_ns
-    assert runtimes.tflite_path(SMALL, small_model, cache_dir=tmp_path) == path
+    assert conversions.converted(SMALL, "litert", "fp32", small_model, cache_dir=tmp_path) == path
     assert os.stat(path).st_mtime_ns == stamp  # not converted twice
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=path, num_threads=1)
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
     interpreter.allocate_tensors()
     x = np.random.default_rng(1).uniform(size=(1, 32, 32, 3)).astype("float32")
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
@@ -68,8 +75,8 @@ def test_failed_conversion_names_the_layer(tmp_path):
     x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
     x = keras.layers.Lambda(lambda t: tf.linalg.svd(t)[0], name="svd_layer")(x)
     with pytest.raises(runtimes.ConversionError, match="layer 'svd_layer'.*tf.Svd"):
-        runtimes.convert_to_tflite(keras.Model(inputs, x, name="odd"), tmp_path / "odd.tflite")
-    assert not list(tmp_path.iterdir())  # nothing half-written
+        conversions.converted(SMALL, "litert", "fp32", keras.Model(inputs, x, name="odd"), cache_dir=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing half-written, no partial folder left
 
 
 def test_bad_runtime_and_batch(small_model):
@@ -165,6 +172,9 @@ def test_bench_command_json(capsys):
     (["bench", "mobilenet", "--batch", "0"], "Received batch=0"),
     (["bench", "mobilenet", "--batch", "one"], "'one'"),
     (["bench", "vgg16", "--runtimes", "torch"], "needs Keras on the torch backend"),
+    (["bench", "mobilenet", "--precision", "fp64"], "Received precision='fp64'"),
+    (["bench", "mobilenet", "--runtimes", "onnxruntime", "--precision", "bf16"], "does not offer bf16"),
+    (["bench", "mobilenet", "--runtimes", "keras,xla", "--precision", "int8"], "'keras' does not offer int8"),
 ])
 def test_bench_bad_input(capsys, argv, fragment):
     assert main(argv) == 2

@@ -3,30 +3,34 @@
 - ``keras``: ``model(x, training=False)`` inside a ``tf.function`` (not
   ``predict``, whose per-call overhead dominates small models).
 - ``xla``: the same with ``jit_compile=True``.
-- ``litert``: the variant converted to a .tflite flatbuffer (cached under
-  ``reports/cache/``, keyed on the variant) and run by the LiteRT interpreter
-  with XNNPACK and an explicit ``num_threads``.
+- ``litert``: the variant converted to a .tflite flatbuffer and run by the
+  LiteRT interpreter with XNNPACK and an explicit ``num_threads``.
 - ``torch``: Keras 3 on its PyTorch backend (``KERAS_BACKEND=torch``), on the
   GPU where PyTorch sees one; for machines without TensorFlow.
+- ``openvino``: the variant converted to OpenVINO IR, compiled for the CPU
+  with the latency hint, an explicit thread count and an explicit
+  inference precision hint (f32 or bf16; int8 copies run their quantized
+  operations in int8 and the rest in f32).
+- ``onnxruntime``: the variant exported to ONNX and run by an
+  ``InferenceSession`` on the CPU execution provider, with
+  ``intra_op_num_threads`` set.
+
+Converted copies (and their int8 quantizations) come from
+``analysis.speed.conversions``, cached under ``reports/cache/``.
 
 A process runs Keras on one backend, and a machine may have only that one
 (the GPU machines have PyTorch and no TensorFlow): TensorFlow, PyTorch and
 LiteRT are each optional here, and ``check_runtime`` says which is missing.
 """
 
-import contextlib
-import hashlib
 import importlib.metadata
-import io
-import os
-import re
 
 import numpy as np
 
-from analysis import atomic, paths
-from analysis.errors import BadInput, Failed
-from analysis.speed import RUNTIMES
-from analysis.speed.machine import core_count
+from analysis.errors import BadInput
+from analysis.speed import RUNTIMES, RuntimeUnavailable, check_installed, check_precision, conversions
+from analysis.speed.conversions import ConversionError  # noqa: F401  (raised by prepare)
+from analysis.speed.machine import bf16_supported, core_count
 from nets import checks
 from nets.backend import keras
 
@@ -43,26 +47,24 @@ try:
     from ai_edge_litert.interpreter import Interpreter
 except ImportError:  # no LiteRT: check_runtime reports it
     Interpreter = None
+try:
+    import openvino
+except ImportError:
+    openvino = None
+try:
+    import onnxruntime
+except ImportError:
+    onnxruntime = None
 
-_RUNTIME_PACKAGES = {"keras": "tensorflow", "xla": "tensorflow", "litert": "ai_edge_litert", "torch": "torch"}
-_RUNTIME_BACKENDS = {"keras": "tensorflow", "xla": "tensorflow", "litert": "tensorflow", "torch": "torch"}
-_DISTRIBUTIONS = {"keras": "tensorflow-cpu", "xla": "tensorflow-cpu", "litert": "ai-edge-litert", "torch": "torch"}
-
-
-class RuntimeUnavailable(BadInput):
-    """A runtime that cannot run here (its package or Keras backend is missing)."""
-
-
-class ConversionError(Failed):
-    """A network that a runtime's converter could not convert; names the layer or operation."""
+_RUNTIME_BACKENDS = {"keras": "tensorflow", "xla": "tensorflow", "litert": "tensorflow", "torch": "torch",
+                     "openvino": "tensorflow", "onnxruntime": "tensorflow"}
+_DISTRIBUTIONS = {"keras": "tensorflow-cpu", "xla": "tensorflow-cpu", "litert": "ai-edge-litert", "torch": "torch",
+                  "openvino": "openvino", "onnxruntime": "onnxruntime"}
 
 
 def check_runtime(runtime):
     """Raise a clear error for an unknown runtime or one whose package or backend is missing."""
-    checks.one_of("runtime", runtime, RUNTIMES)
-    package = _RUNTIME_PACKAGES[runtime]
-    if {"tensorflow": tf, "torch": torch, "ai_edge_litert": Interpreter}[package] is None:
-        raise RuntimeUnavailable(f"Runtime {runtime!r} needs the package {package!r}, which is not installed")
+    check_installed(runtime)
     backend = keras.backend.backend()
     if backend != _RUNTIME_BACKENDS[runtime]:
         raise RuntimeUnavailable(
@@ -105,81 +107,88 @@ def configure_threads(threads):
     return threads
 
 
-def tflite_path(variant, model=None, cache_dir=None):
-    """The cached .tflite flatbuffer of ``variant`` (converted from ``model``, or a fresh build, once).
-
-    The cache is keyed on the variant's label and the TensorFlow version:
-    latency does not depend on the weights.
-    """
-    cache_dir = paths.CACHE_DIR if cache_dir is None else cache_dir
-    digest = hashlib.sha1(f"{variant.label}|tensorflow {tf.__version__}".encode()).hexdigest()[:12]
-    path = os.path.join(cache_dir, f"{variant.network}-{digest}.tflite")
-    if not os.path.isfile(path):
-        convert_to_tflite(variant.build() if model is None else model, path)
-    return path
-
-
-def convert_to_tflite(model, path):
-    """Convert the ``keras.Model`` ``model`` to a .tflite file at ``path``, written atomically.
-
-    Raises:
-        ConversionError: naming the layer and operation the converter refused.
-    """
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its signature
-            flatbuffer = converter.convert()
-    except Exception as error:
-        raise ConversionError(_conversion_message(model, error)) from error
-    atomic.write_bytes(path, flatbuffer)
-    return path
-
-
-def _conversion_message(model, error):
-    """Name the layer and operation a conversion failed on, from the converter's op locations."""
-    text = str(error)
-    ops = sorted(set(re.findall(r"'(tf\.[A-Za-z0-9_]+|tfl\.[A-Za-z0-9_]+)'", text)))
-    # Locations look like fused["Svd:", "functional_1/svd_layer_1/Svd@__inference..."]:
-    # the path components are Keras layer names, with a numeric suffix added by tracing.
-    components = {c for path in re.findall(r'fused\["[^"]*", "([^"@]+)', text) for c in path.split("/")}
-    names = {layer.name for layer in model.layers}
-    layers = sorted({re.sub(r"_\d+$", "", c) if c not in names else c for c in components} & names)
-    where = f"layer {', '.join(repr(n) for n in layers)}" if layers else "an unnamed layer"
-    first_line = text.strip().splitlines()[0][:200] if text.strip() else type(error).__name__
-    what = f"operation {', '.join(ops)} is not supported" if ops else first_line
-    return f"LiteRT conversion of {model.name!r} failed at {where}: {what}"
-
-
 def _input_batch(model, batch, seed=0):
     shape = (batch,) + tuple(int(d) for d in model.input_shape[1:])
     return np.random.default_rng(seed).uniform(0, 1, shape).astype("float32")
 
 
-def prepare(variant, runtime, batch, threads, model=None):
-    """Return (call, device): ``call()`` runs one synchronised batch of ``variant`` on ``runtime``.
+class PrecisionUnsupported(Exception):
+    """A precision that the runtime offers but this machine cannot run (bf16 without CPU support)."""
 
-    ``model`` is the variant's built ``keras.Model``, if the caller has one (else it is built).
+
+def prepare(variant, runtime, batch, threads, model=None, precision="fp32", calibration=None):
+    """Return (call, device): ``call()`` runs one synchronised batch of ``variant`` on ``runtime``
+    at ``precision``.
+
+    ``model`` is the variant's built ``keras.Model``, if the caller has one (else it is built);
+    its weights are the ones converted. ``calibration``: the int8 calibration set (default: the
+    digits resized to the variant's input, ``conversions.calibration_set``).
+
+    Raises:
+        PrecisionUnsupported: bf16 on a CPU without bf16 instructions.
     """
     check_runtime(runtime)
+    check_precision(runtime, precision)
+    if precision == "bf16" and not bf16_supported():
+        raise PrecisionUnsupported("bf16 is not supported by this CPU (no avx512_bf16 or amx_bf16)")
     model = variant.build() if model is None else model
     x = _input_batch(model, batch)
     if runtime in ("keras", "xla"):
         function = tf.function(lambda t: model(t, training=False), jit_compile=runtime == "xla")
         tensor = tf.constant(x)
         return (lambda: function(tensor).numpy()), "cpu"
+    if runtime == "torch":
+        return _torch_call(model, x)
+    path = conversions.converted(variant, runtime, precision, model, batch=batch, calibration=calibration)
     if runtime == "litert":
-        interpreter = Interpreter(model_path=tflite_path(variant, model), num_threads=threads)
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.resize_tensor_input(index, list(x.shape))
-        interpreter.allocate_tensors()
-        output = interpreter.get_output_details()[0]["index"]
+        return litert_call(path, x, threads), "cpu"
+    if runtime == "openvino":
+        return openvino_call(path, x, threads, precision), "cpu"
+    return onnxruntime_call(path, x, threads), "cpu"
 
-        def call():
-            interpreter.set_tensor(index, x)
-            interpreter.invoke()
-            return interpreter.get_tensor(output)
 
-        return call, "cpu"
+def litert_call(path, x, threads):
+    """A function that runs the batch ``x`` through the .tflite at ``path`` with LiteRT."""
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, list(x.shape))
+    interpreter.allocate_tensors()
+    output = interpreter.get_output_details()[0]["index"]
+
+    def call():
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(output)
+
+    return call
+
+
+def openvino_call(path, x, threads, precision):
+    """A function that runs ``x`` through the OpenVINO IR at ``path``, compiled for the CPU with the
+    latency hint, ``threads`` threads and the inference precision of ``precision`` (f32 for int8's
+    unquantized operations)."""
+    core = openvino.Core()
+    ir = core.read_model(str(path))
+    ir.reshape({ir.inputs[0].any_name: list(x.shape)})
+    compiled = core.compile_model(ir, "CPU", {
+        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"})
+    request = compiled.create_infer_request()
+    return lambda: request.infer({0: x})[0]
+
+
+def onnxruntime_call(path, x, threads):
+    """A function that runs ``x`` through the ONNX model at ``path`` on ONNX Runtime's CPU provider."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda: session.run(None, {name: x})[0]
+
+
+def _torch_call(model, x):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tensor = keras.ops.convert_to_tensor(x)
 
@@ -191,4 +200,3 @@ def prepare(variant, runtime, batch, threads, model=None):
         return out
 
     return call, torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
-
