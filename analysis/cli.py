@@ -18,7 +18,7 @@ import traceback
 
 from analysis import render
 from analysis.errors import BadInput, Failed
-from analysis.speed import PRECISIONS, RUNTIMES, check_installed, runtime_precision_pairs
+from analysis.speed import PRECISIONS, RUNTIMES, check_installed, deployment_pairs, runtime_precision_pairs
 from analysis.variants import Variant
 from nets import NETWORK_NAMES, checks
 
@@ -149,7 +149,7 @@ def cmd_compare(args):
 
 
 def cmd_machine(args):
-    """This machine's measured peak GFLOP/s and memory bandwidth."""
+    """This machine's measured peaks (fp32 and bf16 GFLOP/s, int8 GOP/s) and memory bandwidth."""
     import pandas as pd
 
     from analysis.speed.machine import measure
@@ -157,7 +157,8 @@ def cmd_machine(args):
     profile = measure().to_dict()
     if args.format == "json":
         return render.to_json(profile)
-    rows = [{"quantity": k, "value": v} for k, v in profile.items()]
+    rows = [{"quantity": f"{k}.{inner}" if isinstance(v, dict) else k, "value": value}
+            for k, v in profile.items() for inner, value in (v.items() if isinstance(v, dict) else [(None, v)])]
     return render.frame_to_text(pd.DataFrame(rows), args.format)
 
 
@@ -186,12 +187,20 @@ def cmd_train(args):
     dataset = datasets.load_dataset(args.dataset, image_size=args.resolution or args.image_size)
     result = training.train(args.variant, dataset, epochs=args.epochs, batch_size=args.batch_size,
                             learning_rate=args.learning_rate, augment=args.augment, seed=args.seed,
-                            max_seconds=args.max_seconds, devices=args.devices, progress=args.format != "json")
+                            max_seconds=args.max_seconds, devices=args.devices, progress=args.format != "json",
+                            quantize=args.quantize)
     if args.format == "json":
         return render.to_json(result.to_dict())
     import pandas as pd
 
-    return render.frame_to_text(pd.DataFrame([result.to_dict()]).round(4), args.format)
+    row = result.to_dict()
+    text = render.frame_to_text(pd.DataFrame([{k: v for k, v in row.items() if k != "quantized"}]).round(4),
+                                args.format)
+    if not result.quantized:
+        return text
+    converted = pd.DataFrame(result.quantized)
+    converted["drop_points"] = 100 * (result.accuracy - converted["accuracy"].astype("float64"))
+    return text + "\n\n" + render.frame_to_text(converted.round(4), args.format)
 
 
 def cmd_report(args):
@@ -261,6 +270,9 @@ def build_parser():
     train.add_argument("--devices", type=_integer, default=1,
                        help="data-parallel replicas over logical CPU devices (MirroredStrategy)")
     train.add_argument("--max-seconds", type=_number, default=None, help="stop after this much training time")
+    train.add_argument("--quantize", default="",
+                       help="comma-separated precisions (int8, bf16, fp32): convert the trained network to every "
+                            "runtime that offers them and measure its test accuracy there")
     train.add_argument("--format", choices=render.FORMATS, default="table")
 
     report = commands.add_parser("report", help="execute the notebooks into a report folder")
@@ -298,6 +310,9 @@ def check_arguments(args):
         if args.threads is not None:
             checks.positive_int("threads", args.threads)
     if args.command == "train":
+        args.quantize = checks.comma_list("quantize", args.quantize) if args.quantize else []
+        for runtime, _ in deployment_pairs(args.quantize) if args.quantize else []:
+            check_installed(runtime)
         for name in ("epochs", "batch_size", "devices", "image_size"):
             if getattr(args, name) is not None:
                 checks.positive_int(name, getattr(args, name))

@@ -12,6 +12,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from analysis import speed
+from analysis.accuracy import training
 from analysis.accuracy.datasets import load_dataset
 from analysis.cli import main
 from analysis.paths import quick_mode
@@ -206,3 +207,17 @@ def test_missing_runtime_package_is_bad_input(capsys, monkeypatch):
     assert main(["bench", "mobilenet", "--runtimes", "openvino"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "needs the package 'openvino'" in err
+
+
+def test_train_quantize_measures_accuracy_on_each_converted_copy(digits, cache, monkeypatch):
+    monkeypatch.setattr(training.paths, "TABLES_DIR", cache)
+    result = training.train(SMALL, digits.subset(300), epochs=3, quantize=("fp32", "int8"), progress=False)
+    pairs = [(row["runtime"], row["precision"]) for row in result.quantized]
+    assert pairs == [("litert", "fp32"), ("litert", "int8"), ("openvino", "fp32"), ("openvino", "int8"),
+                     ("onnxruntime", "fp32"), ("onnxruntime", "int8")]
+    one_image = 1 / len(digits.x_test)
+    for row in result.quantized:
+        if row["precision"] == "fp32":  # the same network, converted: the same answers, but for a near tie
+            assert abs(row["accuracy"] - result.accuracy) <= one_image + 1e-9
+        else:
+            assert row["calibration"] == "training images (64)" and abs(row["accuracy"] - result.accuracy) < 0.05

@@ -71,3 +71,15 @@ def test_known_values(reproduced):
     share = reproduced.loc[("2", "Conv 3x3", "mult_adds_share"), "computed"]
     assert share == pytest.approx(100 * first_conv / 568_740_352, abs=1e-3)
     assert reproduced.loc[("8", "VGG16", "mult_adds_millions"), "computed"] == pytest.approx(15_470.26432)
+
+
+def test_published_int8_drops_ship_with_their_sources():
+    from analysis.cost.published import QUANTIZED_MD, quantization_drops
+
+    drops = quantization_drops().set_index(["source", "variant"])
+    # QUANTIZED.md: "1.0/224 is 70.9 % float against 69.7 % quantized"; MLPerf v0.5: 71.676 against 70.762.
+    assert drops.loc[("tf_slim_quant", "MobileNet 1.0/224"), "drop_points"] == pytest.approx(70.9 - 69.7)
+    assert drops.loc[("mlperf_v0.5", "MobileNet 1.0/224"), "drop_points"] == pytest.approx(71.676 - 70.762)
+    assert len(drops.loc["tf_slim_quant"]) == 16 and not drops["fp32_top1"].isna().any()
+    text = QUANTIZED_MD.read_text(encoding="utf8")
+    assert all(source in text for source in drops.index.get_level_values("source"))

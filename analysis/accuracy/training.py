@@ -18,6 +18,7 @@ epochs while its training accuracy climbs. ``sized_for`` therefore sets
 notebook 05 shows both.
 """
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from tqdm.auto import tqdm
 
 from analysis import atomic, paths
 from analysis.accuracy.datasets import Dataset, load_dataset
+from analysis.accuracy.quantized import quantized_accuracy
 from analysis.cost.table import summarize
 from analysis.errors import BadInput
 from analysis.speed.latency import measure
@@ -71,6 +73,7 @@ class TrainingResult:
     latency_ms: float
     devices: int
     history: dict = field(default_factory=dict)
+    quantized: list = field(default_factory=list)
 
     def to_dict(self, history=False):
         row = asdict(self)
@@ -152,7 +155,7 @@ def sized_for(variant, dataset, small_data=True):
 
 def train(variant, dataset="digits", *, epochs=None, batch_size=32, learning_rate=None, patience=None,
           augment=None, seed=0, max_seconds=None, devices=1, deterministic=True, progress=True, record=True,
-          image_size=32, small_data=True):
+          image_size=32, small_data=True, quantize=()):
     """Train ``variant`` (sized for the dataset by ``sized_for``) from scratch.
 
     Args:
@@ -173,6 +176,10 @@ def train(variant, dataset="digits", *, epochs=None, batch_size=32, learning_rat
             gives the same result.
         record: append the result to reports/tables/training_runs.csv.
         small_data: apply ``SMALL_DATA`` (see ``sized_for``).
+        quantize: precisions (``int8``, ``bf16``) at which to convert the
+            trained network to every runtime that offers them and measure
+            its test accuracy there (``analysis.accuracy.quantized``); the
+            result's ``quantized`` lists them, the fp32 ``accuracy`` stays.
         ``epochs``, ``learning_rate``, ``patience`` and ``augment`` left as None
         take the network's ``RECOMMENDED`` settings.
 
@@ -218,11 +225,12 @@ def train(variant, dataset="digits", *, epochs=None, batch_size=32, learning_rat
     accuracy = float(np.mean(np.argmax(logits, axis=1) == data.y_test))
     totals = summarize(network)
     latency_ms = measure(trained, "keras", batch=1, repeats=10, warmup=2, model=network).median_ms
+    quantized = quantized_accuracy(trained, network, data, quantize, progress=progress) if quantize else []
     result = TrainingResult(
         network=variant.network, variant=trained.label, dataset=data.name, seed=seed,
         epochs_run=len(history.history["loss"]), accuracy=accuracy, train_seconds=seconds,
         params=totals["params"], macs=totals["macs"], latency_ms=latency_ms, devices=devices,
-        history={k: [float(v) for v in values] for k, values in history.history.items()})
+        history={k: [float(v) for v in values] for k, values in history.history.items()}, quantized=quantized)
     if record:
         record_result(result)
     return result
@@ -267,7 +275,7 @@ def record_result(result, path=None):
     """Add ``result`` as a row of a CSV (default reports/tables/training_runs.csv), written
     atomically; return its path."""
     path = Path(path or paths.TABLES_DIR / "training_runs.csv")
-    row = pd.DataFrame([result.to_dict()])
+    row = pd.DataFrame([{**result.to_dict(), "quantized": json.dumps(result.quantized)}])
     earlier = pd.read_csv(path) if path.is_file() else None
     atomic.write_csv(row if earlier is None else pd.concat([earlier, row], ignore_index=True), path)
     return path

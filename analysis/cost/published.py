@@ -25,6 +25,8 @@ from analysis.variants import Variant
 
 PUBLISHED_CSV = paths.DATA_DIR / "published.csv"
 SOURCES_MD = paths.DATA_DIR / "SOURCES.md"
+QUANTIZED_CSV = paths.DATA_DIR / "quantized.csv"
+QUANTIZED_MD = paths.DATA_DIR / "QUANTIZED.md"
 _WEIGHT_TYPES = ("Conv2D", "DepthwiseConv2D", "Dense")
 _NUMERIC = ("alpha", "resolution", "top1", "top5", "mult_adds_millions", "params_millions", "cpu_ms", "gpu_ms")
 
@@ -72,6 +74,37 @@ def published():
 def sources():
     """SOURCES.md: where every published figure comes from."""
     return SOURCES_MD.read_text(encoding="utf8")
+
+
+def published_quantized():
+    """Published MobileNet v1 accuracy (ImageNet top-1 %) and latency at int8 beside float:
+    TF-slim's quantized checkpoints, TFLite's hosted models and MLPerf Inference v0.5
+    (``data/quantized.csv``, sources in ``data/QUANTIZED.md``)."""
+    table = pd.read_csv(QUANTIZED_CSV, dtype=str, keep_default_na=False)
+    for column in ("alpha", "resolution", "top1", "top5", "mult_adds_millions", "params_millions", "cpu_ms"):
+        table[column] = pd.to_numeric(table[column].replace("", None), errors="coerce")
+    return table
+
+
+def quantization_drops():
+    """Each published int8 figure beside its float one, and the drop in top-1 points.
+
+    The float counterparts of TF-slim's quantized rows are TF-slim's float rows
+    (``published()``, source tf_slim); the other sources print both.
+    """
+    quantized = published_quantized()
+    floats = published()
+    slim = floats[(floats["source"] == "tf_slim") & (floats["model"] == "MobileNet")]
+    rows = []
+    for _, row in quantized[quantized["precision"] == "int8"].iterrows():
+        if row["source"] == "tf_slim_quant":
+            match = slim[(slim["alpha"] == row["alpha"]) & (slim["resolution"] == row["resolution"])]
+        else:
+            match = quantized[(quantized["source"] == row["source"]) & (quantized["precision"] == "fp32")]
+        fp32 = float(match["top1"].iloc[0]) if len(match) else float("nan")
+        rows.append({"source": row["source"], "variant": Variant("mobilenet", alpha=float(row["alpha"]), resolution=int(row["resolution"])).label,
+                     "fp32_top1": fp32, "int8_top1": row["top1"], "drop_points": fp32 - row["top1"]})
+    return pd.DataFrame(rows)
 
 
 def _printed_strings():

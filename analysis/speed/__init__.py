@@ -30,6 +30,8 @@ RUNTIME_PRECISIONS = {
     "openvino": ("fp32", "bf16", "int8"),
     "onnxruntime": ("fp32", "int8"),
 }
+# The runtimes that run a converted copy (keras, xla and torch run the Keras network itself).
+DEPLOYED_RUNTIMES = ("litert", "openvino", "onnxruntime")
 
 # The packages each runtime imports (the ONNX export runs on Keras' PyTorch backend).
 RUNTIME_PACKAGES = {
@@ -83,3 +85,11 @@ def runtime_precision_pairs(runtimes, precisions):
         if not any(p == precision for _, p in pairs):
             check_precision(runtimes[0], precision)
     return pairs
+
+
+def deployment_pairs(precisions):
+    """The (runtime, precision) pairs that deploy each of ``precisions`` on a converted copy:
+    every runtime of ``DEPLOYED_RUNTIMES`` that offers it (bad input where none does)."""
+    precisions = [checks.one_of("precision", p, PRECISIONS) for p in precisions]
+    offering = [r for r in DEPLOYED_RUNTIMES if any(p in RUNTIME_PRECISIONS[r] for p in precisions)]
+    return runtime_precision_pairs(offering or DEPLOYED_RUNTIMES, precisions)

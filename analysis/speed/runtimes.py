@@ -32,7 +32,7 @@ from analysis.speed import RUNTIMES, RuntimeUnavailable, check_installed, check_
 from analysis.speed.conversions import ConversionError  # noqa: F401  (raised by prepare)
 from analysis.speed.machine import bf16_supported, core_count
 from nets import checks
-from nets.backend import keras
+from nets.backend import keras, quiet_native_stderr
 
 # After Keras (nets.backend), so that TensorFlow starts quietly.
 try:
@@ -140,52 +140,59 @@ def prepare(variant, runtime, batch, threads, model=None, precision="fp32", cali
     if runtime == "torch":
         return _torch_call(model, x)
     path = conversions.converted(variant, runtime, precision, model, batch=batch, calibration=calibration)
-    if runtime == "litert":
-        return litert_call(path, x, threads), "cpu"
-    if runtime == "openvino":
-        return openvino_call(path, x, threads, precision), "cpu"
-    return onnxruntime_call(path, x, threads), "cpu"
+    run = deployed_runner(runtime, path, x.shape, threads, precision)
+    return (lambda: run(x)), "cpu"
 
 
-def litert_call(path, x, threads):
-    """A function that runs the batch ``x`` through the .tflite at ``path`` with LiteRT."""
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+def litert_runner(path, shape, threads):
+    """``run(x)``: the batch ``x`` (of ``shape``) through the .tflite at ``path`` with LiteRT."""
+    with quiet_native_stderr():  # LiteRT announces its XNNPACK delegate on stderr
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
     index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, list(x.shape))
+    interpreter.resize_tensor_input(index, list(shape))
     interpreter.allocate_tensors()
     output = interpreter.get_output_details()[0]["index"]
 
-    def call():
+    def run(x):
         interpreter.set_tensor(index, x)
         interpreter.invoke()
         return interpreter.get_tensor(output)
 
-    return call
+    return run
 
 
-def openvino_call(path, x, threads, precision):
-    """A function that runs ``x`` through the OpenVINO IR at ``path``, compiled for the CPU with the
-    latency hint, ``threads`` threads and the inference precision of ``precision`` (f32 for int8's
-    unquantized operations)."""
+def openvino_runner(path, shape, threads, precision):
+    """``run(x)``: the batch ``x`` through the OpenVINO IR at ``path``, compiled for the CPU with
+    the latency hint, ``threads`` threads and the inference precision of ``precision`` (f32 for
+    int8's unquantized operations)."""
     core = openvino.Core()
     ir = core.read_model(str(path))
-    ir.reshape({ir.inputs[0].any_name: list(x.shape)})
+    ir.reshape({ir.inputs[0].any_name: list(shape)})
     compiled = core.compile_model(ir, "CPU", {
         "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"})
     request = compiled.create_infer_request()
-    return lambda: request.infer({0: x})[0]
+    return lambda x: request.infer({0: x})[0]
 
 
-def onnxruntime_call(path, x, threads):
-    """A function that runs ``x`` through the ONNX model at ``path`` on ONNX Runtime's CPU provider."""
+def onnxruntime_runner(path, shape, threads):
+    """``run(x)``: the batch ``x`` through the ONNX model at ``path`` on ONNX Runtime's CPU provider."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return lambda: session.run(None, {name: x})[0]
+    return lambda x: session.run(None, {name: x})[0]
+
+
+def deployed_runner(runtime, path, shape, threads, precision):
+    """``run(x)`` for a converted copy at ``path`` on ``runtime`` (litert, openvino or onnxruntime)."""
+    if runtime == "litert":
+        return litert_runner(path, shape, threads)
+    if runtime == "openvino":
+        return openvino_runner(path, shape, threads, precision)
+    return onnxruntime_runner(path, shape, threads)
 
 
 def _torch_call(model, x):
