@@ -58,3 +58,34 @@ def pareto_front(cost, accuracy):
         dominated = ((cost <= cost[i]) & (accuracy >= accuracy[i]) & ((cost < cost[i]) | (accuracy > accuracy[i])))
         front[i] = not dominated.any()
     return front
+
+
+def paper_points(table):
+    """The points of the MobileNet paper's accuracy-against-cost figures (its Figures 4 and 5), rebuilt.
+
+    TF-slim's 16 MobileNets (alpha x resolution), with VGG16 (the paper's
+    Table 8) and the Conv MobileNet (Table 4), as rows of ``table``. Adds the
+    columns that ``analysis.plots.PAPER_STYLE`` draws by: group (``MobileNet
+    α = <alpha>``, or the network's name), shape (the resolution, in pixels, of
+    a MobileNet; the group otherwise) and label (the group of VGG16 and the
+    Conv MobileNet, written beside their points; empty for the MobileNets).
+
+    Args:
+        table: a ``published_with_costs`` table.
+
+    Returns:
+        The selected rows, in that order, with resolution as an integer.
+    """
+    from_paper = table["source"].eq("mobilenet_paper")
+    points = pd.concat([
+        table[table["source"].eq("tf_slim")],
+        table[from_paper & table["table"].eq("8") & table["model"].eq("VGG16")],
+        table[from_paper & table["table"].eq("4") & table["variant"].eq("conv")],
+    ])
+    is_mobilenet = points["source"].eq("tf_slim")
+    points["resolution"] = points["resolution"].astype(int)
+    points["group"] = ("MobileNet α = " + points["alpha"].map("{:g}".format)).where(
+        is_mobilenet, points["variant_label"].str.replace(" 1.0/224", ""))
+    points["shape"] = points["resolution"].where(is_mobilenet, points["group"])
+    points["label"] = points["group"].where(~is_mobilenet, "")
+    return points

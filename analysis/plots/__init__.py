@@ -1,14 +1,44 @@
 """The suite's figures, one module per topic, with one style; every name is re-exported here.
 
+Each ``draw_*`` function takes the table that ``analysis.cost``,
+``analysis.speed`` or ``analysis.accuracy`` returns and only draws it; save
+what it returns with ``save_fig``.
+
 - ``analysis.plots.style``: ``set_style``, ``save_fig`` and the colours.
 - ``analysis.plots.architecture``: ``draw_architecture``.
-- ``analysis.plots.speed``: ``draw_roofline``, ``draw_predicted_vs_measured``,
-  ``draw_latency_terms``.
-- ``analysis.plots.tradeoffs``: ``draw_tradeoff``.
+- ``analysis.plots.cost``: ``draw_separable_ratio``, ``draw_block_savings``,
+  ``draw_params_per_block``, ``draw_role_shares``, ``draw_block_shares``,
+  ``draw_alpha_rho_heatmaps``.
+- ``analysis.plots.speed``: ``draw_latency_vs_batch``, ``draw_speed_ratio``,
+  ``draw_roofline``, ``draw_fraction_of_peak``, ``draw_predicted_vs_measured``,
+  ``draw_latency_terms``, ``draw_gpu_latency``.
+- ``analysis.plots.tradeoffs``: ``TradeoffStyle``, ``draw_tradeoff``,
+  ``draw_tradeoff_panels``, ``PAPER_STYLE``, ``alpha_palette``.
+- ``analysis.plots.training``: ``draw_batchnorm_momentum``.
 """
 
 from analysis.plots.architecture import draw_architecture
-from analysis.plots.speed import LATENCY_TERMS, ROLE_MARKERS, draw_latency_terms, draw_predicted_vs_measured, draw_roofline
+from analysis.plots.cost import (
+    KERNEL_COLORS,
+    ROLE_ORDER,
+    draw_alpha_rho_heatmaps,
+    draw_block_savings,
+    draw_block_shares,
+    draw_params_per_block,
+    draw_role_shares,
+    draw_separable_ratio,
+)
+from analysis.plots.speed import (
+    LATENCY_TERMS,
+    ROLE_MARKERS,
+    draw_fraction_of_peak,
+    draw_gpu_latency,
+    draw_latency_terms,
+    draw_latency_vs_batch,
+    draw_predicted_vs_measured,
+    draw_roofline,
+    draw_speed_ratio,
+)
 from analysis.plots.style import (
     FIGURE_FORMATS,
     LAYER_TYPE_COLORS,
@@ -21,9 +51,22 @@ from analysis.plots.style import (
     save_fig,
     set_style,
 )
-from analysis.plots.tradeoffs import ALPHA_COLORS, RESOLUTION_MARKERS, draw_tradeoff
+from analysis.plots.tradeoffs import (
+    ALPHA_COLORS,
+    PAPER_STYLE,
+    RESOLUTION_MARKERS,
+    TradeoffStyle,
+    alpha_palette,
+    draw_tradeoff,
+    draw_tradeoff_panels,
+)
+from analysis.plots.training import MOMENTUM_RUN_STYLES, draw_batchnorm_momentum
 
-__all__ = ["ALPHA_COLORS", "FIGURE_FORMATS", "LATENCY_TERMS", "LAYER_TYPE_COLORS", "MODEL_COLORS", "PALETTE",
-           "PNG_DPI", "RESOLUTION_MARKERS", "ROLE_MARKERS", "RUNTIME_COLORS", "draw_architecture",
-           "draw_latency_terms", "draw_predicted_vs_measured", "draw_roofline", "draw_tradeoff", "layer_color",
+__all__ = ["ALPHA_COLORS", "FIGURE_FORMATS", "KERNEL_COLORS", "LATENCY_TERMS", "LAYER_TYPE_COLORS", "MODEL_COLORS",
+           "MOMENTUM_RUN_STYLES", "PALETTE", "PAPER_STYLE", "PNG_DPI", "RESOLUTION_MARKERS", "ROLE_MARKERS",
+           "ROLE_ORDER", "RUNTIME_COLORS", "TradeoffStyle", "alpha_palette", "draw_alpha_rho_heatmaps",
+           "draw_architecture", "draw_batchnorm_momentum", "draw_block_savings", "draw_block_shares",
+           "draw_fraction_of_peak", "draw_gpu_latency", "draw_latency_terms", "draw_latency_vs_batch",
+           "draw_params_per_block", "draw_predicted_vs_measured", "draw_role_shares", "draw_roofline",
+           "draw_separable_ratio", "draw_speed_ratio", "draw_tradeoff", "draw_tradeoff_panels", "layer_color",
            "model_color", "save_fig", "set_style"]

@@ -1,18 +1,134 @@
-"""Figures of speed: the roofline of every layer, a latency fit's predictions and its terms."""
+"""Figures of speed: latency against batch size, speed ratios, the roofline of every layer, the
+fraction of peak, a latency fit's predictions and its terms, and GPU latency.
+
+Times are in ms (medians of repeated runs, ``analysis.speed.latency``); throughput in GFLOP/s
+counts 2 FLOPs per multiply-add. Tables come from ``analysis.speed``; these functions only draw.
+"""
 
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
 from analysis.errors import BadInput
-from analysis.plots.style import EXTRA_COLORS, RUNTIME_COLORS, check_columns, model_color
+from analysis.plots.style import EXTRA_COLORS, RUNTIME_COLORS, check_columns, check_rows, model_color
 from analysis.speed.roofline import role_group
 
 # Markers of the roofline's layer groups (analysis.speed.roofline.role_group).
 ROLE_MARKERS = {"Matrix product": "o", "Depthwise": "^", "Other": "s"}
 
+
+
+def _roofline_profile(profile):
+    """The profile as a dict, checked to have a positive peak and DRAM bandwidth."""
+    p = profile if isinstance(profile, dict) else profile.to_dict()
+    for key in ("peak_gflops", "bandwidth_gbs"):
+        if not p.get(key) or p[key] <= 0:
+            raise BadInput(f"profile must have a positive {key}. Received {key}={p.get(key)!r}")
+    return p
+
+
+def _roofline_points(bounds_by_model, measured):
+    """One (label, group, intensity, GFLOP/s) per layer with operations: at its bound, or its measured time."""
+    if measured is not None:
+        unknown = set(measured) - set(bounds_by_model)
+        if unknown:
+            raise BadInput(
+                f"measured must be keyed by labels of bounds_by_model. Received labels {sorted(unknown)}")
+    points = []
+    for label, bounds in bounds_by_model.items():
+        check_columns(bounds, ("name", "role", "ops", "intensity", "bound_ms"), "each bounds table",
+                       "a layer_bounds table")
+        rows = bounds[(bounds["ops"] > 0) & (bounds["intensity"] > 0)]
+        if measured is not None:
+            if label not in measured:
+                continue
+            check_columns(measured[label], ("name", "measured_ms"), f"measured[{label!r}]",
+                           "a time_layers table")
+            rows = rows.merge(measured[label][["name", "measured_ms"]], on="name", how="inner")
+            seconds = rows["measured_ms"] / 1e3
+        else:
+            seconds = rows["bound_ms"] / 1e3
+        gflops = rows["ops"] / seconds / 1e9
+        for role, x, y in zip(rows["role"], rows["intensity"], gflops):
+            points.append((label, role_group(role), float(x), float(y)))
+    if not points:
+        raise BadInput("No layer to draw: no layer with ops > 0 (or with a measured time) in the tables given")
+    return points
+
+
+def _draw_layer_points(ax, points, labels):
+    """Each layer a point, coloured by model (its index in ``labels``) and marked by layer group."""
+    for label, group, x, y in points:
+        ax.scatter(x, y, s=34, marker=ROLE_MARKERS[group], color=model_color(label, labels.index(label)),
+                   edgecolor="white", linewidth=0.5, alpha=0.85, zorder=3)
+
+
+def _draw_roofs(ax, p, points):
+    """The bandwidth roofs (DRAM, and the cache where measured), each capped at the peak.
+
+    Returns the roofs as (bandwidth, name, colour, line style) and the x range
+    (whole decades around the points and twice the DRAM ridge point).
+    """
+    xs = [x for *_, x, _ in points]
+    peak, dram = p["peak_gflops"], p["bandwidth_gbs"]
+    cache = p.get("cache_bandwidth_gbs") or None
+    x_lo = 10 ** math.floor(math.log10(min(xs) / 1.5))
+    x_hi = 10 ** math.ceil(math.log10(max(max(xs) * 2, 2 * peak / dram)))
+    grid = [x_lo * (x_hi / x_lo) ** (i / 200) for i in range(201)]
+    roofs = [(dram, "DRAM", "0.15", "-")]
+    if cache:
+        roofs.append((cache, "cache", "0.45", "--"))
+    for bandwidth, _, color, style in roofs:
+        ax.plot(grid, [min(peak, bandwidth * x) for x in grid], color=color, linestyle=style, linewidth=1.6,
+                zorder=2)
+    return roofs, x_lo, x_hi
+
+
+def _draw_peaks(ax, p, x_hi):
+    """The measured peak's label and, where known and higher, the theoretical peak's dotted line.
+
+    Returns the highest peak drawn (GFLOP/s).
+    """
+    peak = p["peak_gflops"]
+    theoretical = p.get("theoretical_peak_gflops") or None
+    y_top = peak
+    if theoretical and theoretical > peak:
+        ax.axhline(theoretical, color="0.6", linestyle=":", linewidth=1.2, zorder=2)
+        ax.annotate(f"theoretical peak {theoretical:,.0f} GFLOP/s", (x_hi, theoretical), xytext=(-4, 4),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.45")
+        y_top = theoretical
+    # Below its line, so that it never meets the theoretical peak's label above.
+    ax.annotate(f"measured peak {peak:,.0f} GFLOP/s", (x_hi, peak), xytext=(-4, -4), textcoords="offset points",
+                ha="right", va="top", fontsize=8, color="0.15")
+    return y_top
+
+
+def _label_roofs(ax, roofs, peak, x_lo, y_lo):
+    """Label each bandwidth roof along its slope, a decade left of its ridge point (or where it
+    enters the plot), rotated to the slope as drawn. Needs the Axes limits set."""
+    for bandwidth, name, color, _ in roofs:
+        ridge = peak / bandwidth
+        x_text = max(ridge / 10, x_lo * 1.3, y_lo * 1.3 / bandwidth)
+        if x_text >= ridge:
+            continue
+        (x0, y0), (x1, y1) = ax.transData.transform([(x_text, bandwidth * x_text), (2 * x_text, 2 * bandwidth * x_text)])
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        ax.annotate(f"{name} {bandwidth:,.0f} GB/s", (x_text, bandwidth * x_text), xytext=(0, 4),
+                    textcoords="offset points", rotation=angle, rotation_mode="anchor", fontsize=8,
+                    color=color, ha="left", va="bottom")
+
+
+def _roofline_legend(ax, points, labels):
+    """A legend of the models drawn (by colour) and the layer groups drawn (by marker)."""
+    handles = [Line2D([], [], linestyle="", marker="o", markersize=7, color=model_color(label, i), label=label)
+               for i, label in enumerate(labels) if any(point[0] == label for point in points)]
+    shown = [group for group in ROLE_MARKERS if any(point[1] == group for point in points)]
+    handles += [Line2D([], [], linestyle="", marker=ROLE_MARKERS[group], markersize=7, color="0.4", label=group)
+                for group in shown]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=True)
 
 
 def draw_roofline(bounds_by_model, profile, ax=None, measured=None):
@@ -44,93 +160,24 @@ def draw_roofline(bounds_by_model, profile, ax=None, measured=None):
     if not isinstance(bounds_by_model, dict) or not bounds_by_model:
         raise BadInput(
             f"bounds_by_model must be a non-empty dict of label -> bounds table. Received {bounds_by_model!r:.80}")
-    p = profile if isinstance(profile, dict) else profile.to_dict()
-    for key in ("peak_gflops", "bandwidth_gbs"):
-        if not p.get(key) or p[key] <= 0:
-            raise BadInput(f"profile must have a positive {key}. Received {key}={p.get(key)!r}")
-    if measured is not None:
-        unknown = set(measured) - set(bounds_by_model)
-        if unknown:
-            raise BadInput(
-                f"measured must be keyed by labels of bounds_by_model. Received labels {sorted(unknown)}")
-
-    points = []  # (label, group, intensity, gflops)
-    for label, bounds in bounds_by_model.items():
-        check_columns(bounds, ("name", "role", "ops", "intensity", "bound_ms"), "each bounds table",
-                       "a layer_bounds table")
-        rows = bounds[(bounds["ops"] > 0) & (bounds["intensity"] > 0)]
-        if measured is not None:
-            if label not in measured:
-                continue
-            check_columns(measured[label], ("name", "measured_ms"), f"measured[{label!r}]",
-                           "a time_layers table")
-            rows = rows.merge(measured[label][["name", "measured_ms"]], on="name", how="inner")
-            seconds = rows["measured_ms"] / 1e3
-        else:
-            seconds = rows["bound_ms"] / 1e3
-        gflops = rows["ops"] / seconds / 1e9
-        for role, x, y in zip(rows["role"], rows["intensity"], gflops):
-            points.append((label, role_group(role), float(x), float(y)))
-    if not points:
-        raise BadInput("No layer to draw: no layer with ops > 0 (or with a measured time) in the tables given")
-
+    p = _roofline_profile(profile)
+    points = _roofline_points(bounds_by_model, measured)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 6))
     ax.set_xscale("log")
     ax.set_yscale("log")
     labels = list(bounds_by_model)
-    for label, group, x, y in points:
-        ax.scatter(x, y, s=34, marker=ROLE_MARKERS[group], color=model_color(label, labels.index(label)),
-                   edgecolor="white", linewidth=0.5, alpha=0.85, zorder=3)
-
-    xs = [x for *_, x, _ in points]
-    ys = [y for *_, y in points]
-    peak, dram = p["peak_gflops"], p["bandwidth_gbs"]
-    cache = p.get("cache_bandwidth_gbs") or None
-    theoretical = p.get("theoretical_peak_gflops") or None
-    x_lo = 10 ** math.floor(math.log10(min(xs) / 1.5))
-    x_hi = 10 ** math.ceil(math.log10(max(max(xs) * 2, 2 * peak / dram)))
-    grid = [x_lo * (x_hi / x_lo) ** (i / 200) for i in range(201)]
-    roofs = [(dram, "DRAM", "0.15", "-")]
-    if cache:
-        roofs.append((cache, "cache", "0.45", "--"))
-    for bandwidth, name, color, style in roofs:
-        ax.plot(grid, [min(peak, bandwidth * x) for x in grid], color=color, linestyle=style, linewidth=1.6,
-                zorder=2)
-    y_top = peak
-    if theoretical and theoretical > peak:
-        ax.axhline(theoretical, color="0.6", linestyle=":", linewidth=1.2, zorder=2)
-        ax.annotate(f"theoretical peak {theoretical:,.0f} GFLOP/s", (x_hi, theoretical), xytext=(-4, 4),
-                    textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.45")
-        y_top = theoretical
-    # Below its line, so that it never meets the theoretical peak's label above.
-    ax.annotate(f"measured peak {peak:,.0f} GFLOP/s", (x_hi, peak), xytext=(-4, -4), textcoords="offset points",
-                ha="right", va="top", fontsize=8, color="0.15")
-    y_lo = 10 ** math.floor(math.log10(min(ys) / 2))
+    _draw_layer_points(ax, points, labels)
+    roofs, x_lo, x_hi = _draw_roofs(ax, p, points)
+    y_top = _draw_peaks(ax, p, x_hi)
+    y_lo = 10 ** math.floor(math.log10(min(y for *_, y in points) / 2))
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_lo, y_top * 3)
-    # Each bandwidth roof is labelled along its slope, a decade left of its ridge point
-    # (or where it enters the plot), rotated to the slope as drawn.
-    for bandwidth, name, color, _ in roofs:
-        ridge = peak / bandwidth
-        x_text = max(ridge / 10, x_lo * 1.3, y_lo * 1.3 / bandwidth)
-        if x_text >= ridge:
-            continue
-        (x0, y0), (x1, y1) = ax.transData.transform([(x_text, bandwidth * x_text), (2 * x_text, 2 * bandwidth * x_text)])
-        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
-        ax.annotate(f"{name} {bandwidth:,.0f} GB/s", (x_text, bandwidth * x_text), xytext=(0, 4),
-                    textcoords="offset points", rotation=angle, rotation_mode="anchor", fontsize=8,
-                    color=color, ha="left", va="bottom")
+    _label_roofs(ax, roofs, p["peak_gflops"], x_lo, y_lo)
     ax.set_xlabel("arithmetic intensity (operations per byte of traffic, log scale)")
     what = "achieved (measured time)" if measured is not None else "attainable (roofline bound)"
     ax.set_ylabel(f"GFLOP/s, {what}, log scale")
-
-    handles = [Line2D([], [], linestyle="", marker="o", markersize=7, color=model_color(label, i), label=label)
-               for i, label in enumerate(labels) if any(point[0] == label for point in points)]
-    shown = [group for group in ROLE_MARKERS if any(point[1] == group for point in points)]
-    handles += [Line2D([], [], linestyle="", marker=ROLE_MARKERS[group], markersize=7, color="0.4", label=group)
-                for group in shown]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=True)
+    _roofline_legend(ax, points, labels)
     return ax
 
 
@@ -230,3 +277,159 @@ def draw_latency_terms(terms, ax=None, title=None):
         ax.set_title(title, loc="left")
     return ax
 
+
+
+def draw_latency_vs_batch(latency, title=None):
+    """Milliseconds per image against batch size, one panel per runtime, one line per network.
+
+    Log-log (base 2 for the batch); error bars are half the interquartile
+    range of a call divided by the batch. Runtimes and networks are drawn in
+    their order in ``latency``; colours are ``model_color``.
+
+    Args:
+        latency: an ``analysis.speed.latency.benchmark`` table (needs
+            variant, runtime, batch, ms_per_image, iqr_ms).
+        title: the figure's title, if given.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    check_rows(latency, ("variant", "runtime", "batch", "ms_per_image", "iqr_ms"), "latency", "a benchmark table")
+    runtimes = list(latency["runtime"].drop_duplicates())
+    batches = sorted(latency["batch"].unique())
+    fig, axes = plt.subplots(1, len(runtimes), figsize=(4.3 * len(runtimes), 4.4), sharey=True, squeeze=False)
+    for ax, runtime in zip(axes[0], runtimes):
+        for label in latency["variant"].drop_duplicates():
+            rows = latency[(latency["runtime"] == runtime) & (latency["variant"] == label)]
+            ax.errorbar(rows["batch"], rows["ms_per_image"], yerr=rows["iqr_ms"] / rows["batch"] / 2,
+                        marker="o", capsize=3, color=model_color(label), label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(batches, [str(b) for b in batches])
+        ax.set_title(runtime)
+        ax.set_xlabel("batch size (images per call)")
+    axes[0, 0].set_ylabel("ms per image (median, log scale)")
+    axes[0, 0].legend(fontsize=9)
+    if title:
+        fig.suptitle(title, y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def draw_speed_ratio(speed, mac_ratio, title=None):
+    """The measured speed ratio of two networks (times faster), one bar per runtime and batch size.
+
+    The dashed line is their multiply-add ratio: where every bar would reach
+    if time were proportional to multiply-adds. Each bar is labelled with
+    its ratio.
+
+    Args:
+        speed: a DataFrame indexed by (runtime, batch) with a speed_ratio
+            column (``analysis.speed.tables.speed_ratios``); runtimes are drawn
+            in index order, batches ascending.
+        mac_ratio: the slower network's multiply-adds over the faster one's.
+        title: the Axes title (left aligned), if given.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    check_rows(speed, ("speed_ratio",), "speed", "a speed_ratios table")
+    if not mac_ratio or mac_ratio <= 0:
+        raise BadInput(f"mac_ratio must be positive. Received mac_ratio={mac_ratio!r}")
+    runtimes = list(dict.fromkeys(speed.index.get_level_values(0)))
+    batches = sorted(set(speed.index.get_level_values(1)))
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    bar_width = 0.8 / len(batches)
+    batch_colors = plt.get_cmap("Blues")(np.linspace(0.45, 0.9, len(batches)))
+    for i, batch in enumerate(batches):
+        values = [speed.loc[(runtime, batch), "speed_ratio"] for runtime in runtimes]
+        bars = ax.bar(np.arange(len(runtimes)) + (i - (len(batches) - 1) / 2) * bar_width, values, bar_width,
+                      color=batch_colors[i], label=f"batch {batch}")
+        ax.bar_label(bars, labels=[f"{v:.1f}×" for v in values], padding=2, fontsize=8)
+    ax.axhline(mac_ratio, color="0.2", linestyle="--", linewidth=1.2, label=f"multiply-add ratio {mac_ratio:.1f}×")
+    ax.set_xticks(range(len(runtimes)), runtimes)
+    ax.set_xlim(-0.6, len(runtimes) - 0.4)
+    ax.set_ylim(0, 1.3 * max(mac_ratio, speed["speed_ratio"].max()))
+    ax.set_ylabel("speed ratio (times faster)")
+    if title:
+        ax.set_title(title, loc="left")
+    ax.legend(fontsize=9, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def draw_fraction_of_peak(grades):
+    """Fraction of the measured peak (left) and of the roofline bound (right), in %, per runtime and batch.
+
+    Left: achieved GFLOP/s over the measured peak; right: the network's
+    roofline bound over its measured time. One bar per network, coloured by
+    ``model_color``; the line at 100 % is the peak, or the bound.
+
+    Args:
+        grades: an ``analysis.speed.tables.roofline_grades`` table (needs
+            variant, runtime, batch, ``fraction_of_peak_%``,
+            ``fraction_of_bound_%``); runtimes and networks are drawn in their
+            order in it.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    check_rows(grades, ("variant", "runtime", "batch", "fraction_of_peak_%", "fraction_of_bound_%"), "grades",
+               "a roofline_grades table")
+    runtimes = list(grades["runtime"].drop_duplicates())
+    variants = list(grades["variant"].drop_duplicates())
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    for ax, column, title in [(axes[0], "fraction_of_peak_%", "achieved GFLOP/s / measured peak"),
+                              (axes[1], "fraction_of_bound_%", "roofline bound / measured time")]:
+        table = grades.pivot_table(index=["runtime", "batch"], columns="variant", values=column).loc[runtimes, variants]
+        table.index = [f"{runtime}\nbatch {batch}" for runtime, batch in table.index]
+        table.plot.bar(ax=ax, rot=0, width=0.8, color=[model_color(label) for label in table.columns])
+        ax.axhline(100, color="0.3", linewidth=1.0)
+        ax.set_ylabel("%")
+        ax.set_title(title, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# Line styles and markers of the networks that draw_gpu_latency does not draw solid, in turn.
+_OTHER_LINE_STYLES = (("--", "s"), (":", "^"), ("-.", "D"))
+
+
+def draw_gpu_latency(gpu, solid=()):
+    """Milliseconds per call (left, linear) and per image (right, log) against batch size on a GPU.
+
+    One line per network, in its ``model_color``; the networks of ``solid``
+    are drawn solid with circles, the others (the smaller MobileNets) dashed,
+    dotted or dash-dotted. The title names the device of the first row.
+
+    Args:
+        gpu: a GPU latency table (``analysis/data/gpu_latency.csv``: variant,
+            batch, median_ms, ms_per_image, device).
+        solid: the variant labels drawn solid.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    check_rows(gpu, ("variant", "batch", "median_ms", "ms_per_image", "device"), "gpu", "a GPU latency table")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharex=True)
+    batches = sorted(gpu["batch"].unique())
+    for ax, column, ylabel in [(axes[0], "median_ms", "ms per call (median)"),
+                               (axes[1], "ms_per_image", "ms per image (median, log scale)")]:
+        for i, (label, rows) in enumerate(gpu.groupby("variant", sort=False)):
+            linestyle, marker = ("-", "o") if label in solid else _OTHER_LINE_STYLES[i % len(_OTHER_LINE_STYLES)]
+            ax.plot(rows["batch"], rows[column], label=label, color=model_color(label), linestyle=linestyle,
+                    marker=marker)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(batches, [str(b) for b in batches])
+        ax.set_xlabel("batch size (images per call)")
+        ax.set_ylabel(ylabel)
+    axes[0].set_ylim(bottom=0)
+    axes[1].set_yscale("log")
+    axes[0].set_title("time per call", loc="left")
+    axes[1].set_title("time per image", loc="left")
+    axes[1].legend(fontsize=9)
+    fig.suptitle(f"{gpu['device'].iloc[0]}, Keras 3 on PyTorch (eager)", y=1.02)
+    fig.tight_layout()
+    return fig

@@ -119,3 +119,8 @@ def check_columns(frame, columns, argument, what):
         )
 
 
+def check_rows(frame, columns, argument, what):
+    """``check_columns``, and at least one row."""
+    check_columns(frame, columns, argument, what)
+    if frame.empty:
+        raise BadInput(f"{argument} must be {what} with at least one row. Received an empty table")
