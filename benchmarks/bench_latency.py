@@ -1,4 +1,5 @@
 """Latency benchmark (not a test): python benchmarks/bench_latency.py [--quick] [--threads N]
+[--runtimes keras,xla,litert,openvino,onnxruntime] [--precisions fp32,bf16,int8]
 
 Measures, on this machine, in one run:
 1. the machine profile (peak GFLOP/s, DRAM and cache bandwidth), before the
@@ -30,13 +31,17 @@ import time
 import numpy as np
 
 from analysis import atomic, paths
-from analysis.speed import latency, latency_fit, machine, study
+from analysis.speed import configuration, conversions, latency, latency_fit, machine, runtime_precision_pairs, study
 from analysis.speed import runtimes as runtime_setup
 from analysis.variants import Variant
 
 
-def direct_call(variant, model, runtime, threads):
-    """One synchronised batch-1 call written against the runtime's own API, not the harness."""
+def direct_call(variant, model, runtime, threads, precision="fp32", hints=True):
+    """One synchronised batch-1 call written against the runtime's own API, not the harness.
+
+    The converted copy is the suite's (``conversions.converted``): what is compared is the call.
+    ``hints=False`` leaves the runtime's own defaults (threads, OpenVINO's precision hint).
+    """
     x = np.random.default_rng(1).uniform(0, 1, (1,) + tuple(model.input_shape[1:])).astype("float32")
     if runtime in ("keras", "xla"):
         import tensorflow as tf
@@ -44,9 +49,26 @@ def direct_call(variant, model, runtime, threads):
         function = tf.function(lambda t: model(t, training=False), jit_compile=runtime == "xla")
         tensor = tf.constant(x)
         return lambda: function(tensor).numpy()
+    path = str(conversions.converted(variant, runtime, precision, model))
+    if runtime == "openvino":
+        import openvino as ov
+
+        config = {"PERFORMANCE_HINT": "LATENCY"}
+        if hints:
+            config.update(INFERENCE_NUM_THREADS=threads, INFERENCE_PRECISION_HINT="bf16" if precision == "bf16" else "f32")
+        request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
+        return lambda: request.infer({0: x})[0]
+    if runtime == "onnxruntime":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if hints:
+            options.intra_op_num_threads = threads
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        return lambda: session.run(None, {"input": x})[0]
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=runtime_setup.tflite_path(variant, model), num_threads=threads)
+    interpreter = Interpreter(model_path=path, num_threads=threads if hints else None)
     interpreter.allocate_tensors()
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
@@ -59,11 +81,11 @@ def direct_call(variant, model, runtime, threads):
     return call
 
 
-def harness_overhead(variant, model, runtime, threads, rounds=31, per_round=10):
+def harness_overhead(variant, model, runtime, threads, rounds=31, per_round=10, precision="fp32"):
     """(harness ms, direct ms, overhead): block means alternated over ``rounds``; overhead is
     the median of the per-round ratios minus 1."""
-    direct = direct_call(variant, model, runtime, threads)
-    harness, _ = runtime_setup.prepare(variant, runtime, 1, threads, model)
+    direct = direct_call(variant, model, runtime, threads, precision)
+    harness, _ = runtime_setup.prepare(variant, runtime, 1, threads, model, precision)
     for _ in range(3):
         direct()
         harness()
@@ -79,8 +101,9 @@ def harness_overhead(variant, model, runtime, threads, rounds=31, per_round=10):
 
 
 def _print_profile(title, profile, threads):
-    print(f"{title}: {profile.cpu}, {profile.cores} cores, {profile.vector_isa}; peak {profile.peak_gflops:.1f} GFLOP/s "
-          f"({profile.peak_by_library}); DRAM {profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s; "
+    peaks = ", ".join(f"{k} {v:.0f}" for k, v in profile.peaks.items() if v)
+    print(f"{title}: {profile.cpu}, {profile.cores} cores, {profile.vector_isa}; peaks {peaks} GFLOP/s (int8 GOP/s) "
+          f"({profile.peak_methods}); DRAM {profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s; "
           f"theoretical {profile.theoretical_peak_gflops:.0f} GFLOP/s; threads {threads}")
 
 
@@ -89,25 +112,29 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--runtimes", default="keras,xla,litert")
+    parser.add_argument("--precisions", default="fp32")
     args = parser.parse_args(argv)
     threads = runtime_setup.configure_threads(args.threads)
     runtimes = tuple(args.runtimes.split(","))
+    precisions = tuple(args.precisions.split(","))
+    pairs = runtime_precision_pairs(runtimes, precisions)
     profile = machine.measure()
     _print_profile("machine", profile, threads)
 
     mobile_variant = Variant("mobilenet")
     mobile = mobile_variant.build()
     print("harness overhead (MobileNet 1.0/224, batch 1):")
-    for runtime in runtimes:
-        harness, bare, overhead = harness_overhead(mobile_variant, mobile, runtime, threads)
-        print(f"  {runtime:7s} harness {harness:8.3f} ms, direct {bare:8.3f} ms, overhead {100 * overhead:+.2f} %")
+    for runtime, precision in pairs:
+        harness, bare, overhead = harness_overhead(mobile_variant, mobile, runtime, threads, precision=precision)
+        print(f"  {configuration(runtime, precision):16s} harness {harness:8.3f} ms, direct {bare:8.3f} ms, "
+              f"overhead {100 * overhead:+.2f} %")
 
     tables = paths.TABLES_DIR
     tables.mkdir(parents=True, exist_ok=True)
     specs, calibration = study.validated_variants(quick=args.quick), study.calibration_variants(quick=args.quick)
     measurements, validation = study.latency_fit_study(
         profile, runtimes, specs, calibration, threads=threads, repeats=6 if args.quick else 30,
-        rounds=3 if args.quick else 15, min_seconds=0.0 if args.quick else 3.0)
+        rounds=3 if args.quick else 15, min_seconds=0.0 if args.quick else 3.0, precisions=precisions)
     atomic.write_csv(measurements, tables / "latency_variants.csv")
     # Measured again after the timings: a neighbour busy during the first profile would
     # otherwise lower the peak and bandwidth every bound is computed from.
@@ -119,32 +146,33 @@ def main(argv=None):
               f"{profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s")
         measurements, validation = study.latency_fit_study(
             profile, runtimes, specs, calibration, threads=threads, repeats=6 if args.quick else 30,
-            progress=False, reuse=tables / "latency_variants.csv")
+            progress=False, reuse=tables / "latency_variants.csv", precisions=precisions)
         atomic.write_csv(measurements, tables / "latency_variants.csv")
     atomic.write_csv(validation, tables / "latency_model_validation.csv")
 
     vgg = measurements[measurements["variant"] == "VGG16"]
-    print("VGG16, batch 1: fraction of the measured matrix-product peak")
+    print("VGG16, batch 1: fraction of the measured matrix-product peak at its precision")
     for _, row in vgg.iterrows():
-        print(f"  {row['runtime']:7s} {row['median_ms']:8.1f} ms  {row['gflops']:6.1f} GFLOP/s  "
-              f"{100 * row['gflops'] / profile.peak_gflops:5.1f} % of peak")
+        print(f"  {configuration(row['runtime'], row['precision']):16s} {row['median_ms']:8.1f} ms  {row['gflops']:6.1f} GFLOP/s  "
+              f"{100 * row['gflops'] / profile.peaks[row['precision']]:5.1f} % of peak")
     mobile_rows = measurements[measurements["variant"] == "MobileNet 1.0/224"]
     print("MobileNet 1.0/224, batch 1: roofline bound / measured")
     for _, row in mobile_rows.iterrows():
-        print(f"  {row['runtime']:7s} {row['median_ms']:8.2f} ms  bound {row['bound_ms']:6.2f} ms  "
+        print(f"  {configuration(row['runtime'], row['precision']):16s} {row['median_ms']:8.2f} ms  bound {row['bound_ms']:6.2f} ms  "
               f"{100 * row['bound_ms'] / row['median_ms']:5.1f} % of the bound")
     print("latency model, leave-one-out error per variant:")
-    for runtime, group in validation.groupby("runtime", sort=False):
+    for (runtime, precision), group in validation.groupby(["runtime", "precision"], sort=False):
         worst = group.loc[group["error"].abs().idxmax()]
-        unstable = measurements.loc[measurements["runtime"] == runtime, "unstable"]
-        print(f"  {runtime:7s} median |error| {100 * group['error'].abs().median():5.1f} %, "
+        unstable = measurements.loc[(measurements["runtime"] == runtime) & (measurements["precision"] == precision),
+                                    "unstable"]
+        print(f"  {configuration(runtime, precision):16s} median |error| {100 * group['error'].abs().median():5.1f} %, "
               f"max {100 * abs(worst['error']):5.1f} % ({worst['variant']}), "
               f"within 10 %: {(group['error'].abs() <= 0.10).sum()}/{len(group)}; "
               f"measurements flagged unstable: {int(unstable.sum())}/{len(unstable)}")
     print(validation.round(3).to_string(index=False))
     print("latency model fitted on every variant (calibration included):")
     for runtime, fit in latency_fit.fit_by_runtime(measurements).items():
-        print(f"  {runtime:7s} e_matrix {fit.efficiency['Matrix product']:.2f}, e_depthwise {fit.efficiency['Depthwise']:.1f}, "
+        print(f"  {runtime:16s} e_matrix {fit.efficiency['Matrix product']:.2f}, e_depthwise {fit.efficiency['Depthwise']:.1f}, "
               f"{fit.unit_ms['layers'] * 1e3:.0f} us/layer, {fit.unit_ms['depthwise_positions'] * 1e6:.1f} ns/depthwise position, "
               f"{fit.unit_ms['channels'] * 1e6:.0f} ns/channel")
     return 0

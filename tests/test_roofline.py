@@ -212,7 +212,7 @@ def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
     first, validation = study.latency_fit_study(profile, ("keras",), specs[:2], calibration, repeats=4,
                                                    rounds=2, progress=False)
     assert list(first["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32", "Conv MobileNet 0.25/32"]
-    assert list(first["calibration"]) == [False, False, True]
+    assert list(first["calibration_variant"]) == [False, False, True]
     assert (first["median_ms"] > 0).all() and (first["bound_ms"] > 0).all() and (first["repeats"] == 4).all()
     assert list(validation["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32"]  # calibration not predicted
     path = tmp_path / "earlier.csv"

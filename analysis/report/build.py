@@ -10,12 +10,9 @@ SVG) and tables (``tables/``, CSV) that the notebooks save, and
 """
 
 import contextlib
-import datetime
 import html
-import importlib.metadata
 import io
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +26,7 @@ from tqdm.auto import tqdm
 
 from analysis import atomic, paths
 from analysis.errors import BadInput, Failed, MissingFile
-from analysis.speed.machine import cpu_model
+from analysis.shipped import provenance
 
 # The notebooks in the order they build on each other.
 NOTEBOOKS = ("01_architectures", "02_separable_convolution", "03_parameters_and_flops",
@@ -40,8 +37,6 @@ GALLERY = ("01_mobilenet_architecture", "02_separable_ratio", "03_params_macs_by
            "03_alpha_rho_heatmaps", "04_mac_ratio_vs_speed_ratio", "04_roofline",
            "05_published_accuracy_vs_cost", "05_batchnorm_momentum")
 GALLERY_WIDTH_PX = 900
-_VERSIONED_PACKAGES = ("tensorflow-cpu", "keras", "torch", "fvcore", "numpy", "pandas",
-                       "matplotlib", "seaborn", "nbclient")
 
 
 class ReportError(Failed):
@@ -194,27 +189,9 @@ def update_gallery(figures_dir, gallery_dir=None, names=GALLERY, width=GALLERY_W
     return written
 
 
-def environment_summary():
-    """Machine, package versions and date, for the report's index."""
-    versions = {}
-    for package in _VERSIONED_PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": versions,
-    }
-
-
 def write_index(result, quick):
     """DIR/index.html: links to every notebook, figure and table, and where it ran."""
-    env = environment_summary()
+    env = provenance()
     out = result.out_dir
     rel = lambda p: html.escape(os.path.relpath(p, out))  # noqa: E731
     items = "".join(

@@ -10,6 +10,10 @@
 - ``analysis.speed.roofline``: per-layer roofline bounds.
 - ``analysis.speed.latency_fit``: a network's time predicted from its bounds.
 - ``analysis.speed.study``: the latency study that measures and validates a fit.
+- ``analysis.speed.deployment``: both networks per runtime and precision,
+  against the MAC ratio and each precision's roofline bound.
+- ``analysis.speed.tables``: the tables notebook 04 shows (speed ratios,
+  roofline grades).
 """
 
 import importlib.util
@@ -93,3 +97,9 @@ def deployment_pairs(precisions):
     precisions = [checks.one_of("precision", p, PRECISIONS) for p in precisions]
     offering = [r for r in DEPLOYED_RUNTIMES if any(p in RUNTIME_PRECISIONS[r] for p in precisions)]
     return runtime_precision_pairs(offering or DEPLOYED_RUNTIMES, precisions)
+
+
+def configuration(runtime, precision="fp32"):
+    """The name of a runtime at a precision, as tables and figures show it: ``litert`` (fp32)
+    or ``litert int8``."""
+    return runtime if precision == "fp32" else f"{runtime} {precision}"

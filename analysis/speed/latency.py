@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 
 from analysis.cost.table import summarize
 from analysis.speed.machine import core_count
-from analysis.speed import runtime_precision_pairs
+from analysis.speed import RUNTIMES, runtime_precision_pairs
 from analysis.speed.conversions import calibration_set
-from analysis.speed.runtimes import RUNTIMES, PrecisionUnsupported, check_runtime, prepare, runtime_version
+from analysis.speed.runtimes import PrecisionUnsupported, check_runtime, prepare, runtime_version
 from nets import checks
 
 SPREAD_LIMIT = 0.10

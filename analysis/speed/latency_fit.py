@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from analysis.errors import BadInput
+from analysis.speed import configuration
 from analysis.speed.roofline import role_group
 
 # The latency fit's groups: matrix-product-like layers (full and
@@ -163,19 +164,30 @@ def row_features(measurements):
 
 def predicted_terms(measurements, variant):
     """How the latency fit on every row (``fit_by_runtime``) splits ``variant``'s time on each
-    runtime: a DataFrame, one row per runtime, one column per term (ms), and measured_ms."""
+    runtime and precision: a DataFrame, one row per configuration (``litert``, ``litert int8``),
+    one column per term (ms), and measured_ms."""
     rows = {}
-    for runtime, fit in fit_by_runtime(measurements).items():
-        row = measurements[(measurements["runtime"] == runtime) & (measurements["variant"] == variant.label)]
+    named = measurements.assign(configuration=configurations(measurements))
+    for name, fit in fit_by_runtime(measurements).items():
+        row = named[(named["configuration"] == name) & (named["variant"] == variant.label)]
         if row.empty:
-            raise BadInput(f"No measurement of {variant.label!r} on {runtime}. Received variants "
+            raise BadInput(f"No measurement of {variant.label!r} on {name}. Received variants "
                            f"{sorted(measurements['variant'].unique())}")
-        rows[runtime] = {**fit.terms(row_features(row)[0]), "measured_ms": float(row["median_ms"].iloc[0])}
+        rows[name] = {**fit.terms(row_features(row)[0]), "measured_ms": float(row["median_ms"].iloc[0])}
     return pd.DataFrame(rows).T
 
 
+def configurations(measurements):
+    """Each row's runtime at its precision (``analysis.speed.configuration``); rows written
+    before results carried a precision are fp32."""
+    precisions = measurements["precision"] if "precision" in measurements else ["fp32"] * len(measurements)
+    return [configuration(r, p) for r, p in zip(measurements["runtime"], precisions)]
+
+
 def fit_by_runtime(measurements):
-    """The latency fit of each runtime, fitted on every row of a ``latency_fit_study``
-    table (calibration variants included): {runtime: ``LatencyFit``}."""
-    return {runtime: fit_latency(row_features(group), list(group["median_ms"]), runtime)
-            for runtime, group in measurements.groupby("runtime", sort=False)}
+    """The latency fit of each runtime and precision, fitted on every row of a
+    ``latency_fit_study`` table (calibration variants included):
+    {configuration: ``LatencyFit``}, e.g. ``{"litert": ..., "litert int8": ...}``."""
+    named = measurements.assign(configuration=configurations(measurements))
+    return {name: fit_latency(row_features(group), list(group["median_ms"]), name)
+            for name, group in named.groupby("configuration", sort=False)}

@@ -28,7 +28,7 @@ import importlib.metadata
 import numpy as np
 
 from analysis.errors import BadInput
-from analysis.speed import RUNTIMES, RuntimeUnavailable, check_installed, check_precision, conversions
+from analysis.speed import RuntimeUnavailable, check_installed, check_precision, conversions
 from analysis.speed.conversions import ConversionError  # noqa: F401  (raised by prepare)
 from analysis.speed.machine import bf16_supported, core_count
 from nets import checks

@@ -11,6 +11,7 @@ import pandas as pd
 
 from analysis.cost.table import layer_table
 
+from analysis.speed import configuration, runtime_precision_pairs
 from analysis.speed.latency import benchmark
 from analysis.speed.latency_fit import FEATURE_NAMES, latency_features, row_features, validate_latency_fit
 from analysis.speed.roofline import machine_bounds, network_bound_ms
@@ -34,45 +35,53 @@ def calibration_variants(quick=False):
 
 
 def latency_fit_study(profile, runtimes=("keras", "xla", "litert"), variants=None, calibration=(), batch=1,
-                      threads=None, repeats=15, rounds=3, progress=True, reuse=None, min_seconds=0.0):
+                      threads=None, repeats=15, rounds=3, progress=True, reuse=None, min_seconds=0.0,
+                      precisions=("fp32",)):
     """Measure every variant end to end, then validate the latency fit on them.
 
     Every variant of ``variants`` (default ``validated_variants()``) and
-    ``calibration`` is timed on each runtime (``analysis.speed.latency.benchmark``,
-    in ``rounds`` interleaved rounds, for ``repeats`` calls and
-    ``min_seconds`` at least), or taken from the earlier measurements in the
-    CSV ``reuse``; its features come from its fused, two-level roofline on
-    ``profile``; the fit is validated leave-one-out per runtime on
+    ``calibration`` is timed on each runtime at each of ``precisions`` it
+    offers (``analysis.speed.latency.benchmark``, in ``rounds`` interleaved
+    rounds, for ``repeats`` calls and ``min_seconds`` at least), or taken
+    from the earlier measurements in the CSV ``reuse``; its features come
+    from its fused, two-level roofline on ``profile`` at that precision; the
+    fit is validated leave-one-out per runtime and precision on
     ``variants``, the ``calibration`` variants in every fit.
 
     Returns:
         (measurements, validation): a DataFrame of ``LatencyResult`` rows plus
-        ``bound_ms``, ``calibration`` (True for a calibration variant) and the
+        ``bound_ms``, ``calibration_variant`` (True for a calibration variant) and the
         fit's features (``feature_<name>`` columns, read by
         ``latency_fit.fit_by_runtime``), and one of per-variant predicted and
-        measured ms and relative error per runtime.
+        measured ms and relative error per configuration (``runtime``, ``precision``).
     """
     variants = list(variants or validated_variants())
     calibration = list(calibration)
+    pairs = runtime_precision_pairs(runtimes, precisions)
     models, features, bounds_ms = {}, {}, {}
     for variant in variants + calibration:
         models[variant] = variant.build()
-        bounds = machine_bounds(layer_table(models[variant]), profile, batch=batch)
-        features[variant.label] = latency_features(bounds, batch)
-        bounds_ms[variant.label] = network_bound_ms(bounds)
+        table = layer_table(models[variant])
+        for precision in dict.fromkeys(p for _, p in pairs):
+            bounds = machine_bounds(table, profile, batch=batch, precision=precision)
+            features[variant.label, precision] = latency_features(bounds, batch)
+            bounds_ms[variant.label, precision] = network_bound_ms(bounds)
     measurements = benchmark(variants + calibration, runtimes, (batch,), threads, repeats, progress=progress,
-                             reuse=reuse, rounds=rounds, min_seconds=min_seconds, models=models)
-    measurements["bound_ms"] = measurements["variant"].map(bounds_ms)
-    measurements["calibration"] = measurements["variant"].isin({v.label for v in calibration})
+                             reuse=reuse, rounds=rounds, min_seconds=min_seconds, models=models,
+                             precisions=precisions)
+    measurements = measurements[measurements["repeats"] > 0].reset_index(drop=True)  # rows the CPU cannot run
+    keys = list(zip(measurements["variant"], measurements["precision"]))
+    measurements["bound_ms"] = [bounds_ms[key] for key in keys]
+    measurements["calibration_variant"] = measurements["variant"].isin({v.label for v in calibration})
     for name in FEATURE_NAMES:
-        measurements[f"feature_{name}"] = [features[label][name] for label in measurements["variant"]]
+        measurements[f"feature_{name}"] = [features[key][name] for key in keys]
     validations = []
-    for runtime in runtimes:
-        subset = measurements[measurements["runtime"] == runtime]
-        validated, extra = subset[~subset["calibration"]], subset[subset["calibration"]]
-        validations.append(validate_latency_fit(
-            list(validated["variant"]), row_features(validated), list(validated["median_ms"]), runtime,
-            calibration=(row_features(extra), list(extra["median_ms"]))))
+    for (runtime, precision), subset in measurements.groupby(["runtime", "precision"], sort=False):
+        validated, extra = subset[~subset["calibration_variant"]], subset[subset["calibration_variant"]]
+        validation = validate_latency_fit(
+            list(validated["variant"]), row_features(validated), list(validated["median_ms"]),
+            configuration(runtime, precision), calibration=(row_features(extra), list(extra["median_ms"])))
+        validations.append(validation.assign(runtime=runtime, precision=precision))
     return measurements, pd.concat(validations, ignore_index=True)
 
 

@@ -1,0 +1,112 @@
+"""Deployment-precision benchmark (not a test): python benchmarks/bench_precision.py [--quick] [--threads N]
+
+Measures, on this machine, in one run:
+1. the machine profile with its fp32, bf16 and int8 peaks;
+2. MobileNet 1.0/224 and VGG16 on every CPU runtime at every precision it
+   offers (batch 1; 5 interleaved rounds, 20 calls and 3 s at least each),
+   with each precision's roofline bound (``analysis.speed.deployment``);
+3. the best that the runtimes' own APIs reach, in the same interleaved
+   rounds: each runtime's converted copies called directly, with the
+   runtime's own defaults (no thread or precision hint: OpenVINO then picks
+   bf16 on a CPU that has it), to set beside the suite's fastest;
+4. int8 (and bf16) accuracy of the digits networks (MobileNet 0.5/32 and
+   VGG16/32), trained with their recommended settings, on every runtime.
+
+Writes the results shipped with the package (analysis/data/results/:
+deployment_latency, deployment_direct, quantized_accuracy) and prints a
+summary for the README.
+"""
+
+import argparse
+import sys
+
+import pandas as pd
+
+from bench_latency import direct_call
+
+from analysis import shipped
+from analysis.accuracy import training
+from analysis.accuracy.datasets import load_dataset
+from analysis.speed import DEPLOYED_RUNTIMES, RUNTIME_PRECISIONS, configuration, deployment, latency, machine
+from analysis.speed import runtimes as runtime_setup
+from analysis.variants import Variant
+
+COMMAND = "python benchmarks/bench_precision.py"
+DIGITS_NETWORKS = (Variant("mobilenet", alpha=0.5, resolution=32), Variant("vgg16", resolution=32, fc6_kernel_size="auto"))
+
+
+def direct_best(variants, models, threads, repeats, rounds, min_seconds):
+    """Every converted copy called by its runtime's own API with the runtime's defaults, timed in
+    interleaved rounds: a DataFrame of variant, configuration, ms_per_image and iqr_ms."""
+    jobs = [(v, r, p) for v in variants for r in DEPLOYED_RUNTIMES for p in RUNTIME_PRECISIONS[r] if p != "bf16"]
+    calls = {job: direct_call(job[0], models[job[0]], job[1], threads, job[2], hints=False) for job in jobs}
+    for call in calls.values():
+        for _ in range(3):
+            call()
+    times = {job: [] for job in jobs}
+    for _ in range(rounds):
+        for job in jobs:
+            times[job].extend(latency.time_calls(calls[job], max(1, repeats // rounds), warmup=1,
+                                                 min_seconds=min_seconds / rounds))
+    rows = []
+    for (variant, runtime, precision), seconds in times.items():
+        stats = latency.summarize_times(seconds, 1, 0)
+        hint = " (OpenVINO's default precision hint)" if runtime == "openvino" else ""
+        rows.append({"variant": variant.label, "configuration": configuration(runtime, precision) + hint,
+                     "ms_per_image": stats["ms_per_image"], "iqr_ms": stats["iqr_ms"], "calls": len(seconds)})
+    return pd.DataFrame(rows)
+
+
+def quantized_accuracy(quick):
+    """The digits networks trained and converted: fp32 accuracy and each runtime's int8 and bf16."""
+    data = load_dataset("digits", image_size=32)
+    rows = []
+    for variant in DIGITS_NETWORKS:
+        result = training.train(variant, data, quantize=("int8", "bf16"), record=False,
+                                **({"epochs": 3} if quick else {}))
+        for row in result.quantized:
+            rows.append({"variant": result.variant, "fp32_accuracy": result.accuracy, **row,
+                         "drop_points": None if row["accuracy"] is None else 100 * (result.accuracy - row["accuracy"])})
+    return pd.DataFrame(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    threads = runtime_setup.configure_threads(args.threads)
+    profile = machine.measure()
+    print(f"machine: {profile.cpu}, {profile.cores} cores; peaks {profile.peaks}; {profile.peak_methods}")
+    print(f"  theoretical {profile.theoretical_peaks}: {profile.theoretical_note}")
+    variants = [Variant("mobilenet", alpha=0.25, resolution=128), Variant("mobilenet")] if args.quick \
+        else list(deployment.DEPLOYMENT_VARIANTS)
+    repeats, rounds, min_seconds = (6, 2, 0.0) if args.quick else (20, 5, 3.0)
+    measurements = deployment.deployment_study(profile, variants, threads=threads, repeats=repeats, rounds=rounds,
+                                               min_seconds=min_seconds)
+    small, large = variants[0].label, variants[-1].label
+    table = deployment.deployment_table(measurements, small=small, large=large)
+    print(table.round(3).to_string(index=False))
+    fastest = deployment.fastest_configurations(measurements)
+    print(fastest.round(3).to_string(index=False))
+    models = {v: v.build() for v in variants}
+    direct = direct_best(variants, models, threads, repeats, rounds, min_seconds)
+    print("the runtimes' own APIs, their defaults:")
+    print(direct.round(3).to_string(index=False))
+    for _, row in fastest.iterrows():
+        best = direct[direct["variant"] == row["variant"]]["ms_per_image"].min()
+        print(f"  {row['variant']}: suite fastest {row['fastest']} {row['ms_per_image']:.2f} ms, best direct "
+              f"{best:.2f} ms, suite / direct {row['ms_per_image'] / best:.3f}")
+    accuracy = quantized_accuracy(args.quick)
+    print(accuracy.round(4).to_string(index=False))
+    if not args.quick:
+        details = {"peaks": profile.peaks, "peak_methods": profile.peak_methods,
+                   "theoretical_peaks": profile.theoretical_peaks, "threads": threads}
+        shipped.write_results("deployment_latency", measurements, COMMAND, **details)
+        shipped.write_results("deployment_direct", direct, COMMAND, threads="runtime default")
+        shipped.write_results("quantized_accuracy", accuracy, COMMAND)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

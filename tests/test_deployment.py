@@ -1,0 +1,61 @@
+"""The deployment answer (per runtime and precision) from hand-made rows, and the latency study
+at two precisions on small networks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.speed import deployment, latency_fit, study
+from analysis.variants import Variant
+
+
+def rows():
+    frame = pd.DataFrame([
+        # variant, runtime, precision, ms per image, bound ms
+        ("MobileNet 1.0/224", "keras", "fp32", 12.0, 1.0),
+        ("VGG16/224", "keras", "fp32", 160.0, 40.0),
+        ("MobileNet 1.0/224", "openvino", "int8", 2.0, 0.5),
+        ("VGG16/224", "openvino", "int8", 40.0, 10.0),
+        ("MobileNet 1.0/224", "openvino", "bf16", np.nan, 0.7),
+        ("VGG16/224", "openvino", "bf16", np.nan, 20.0),
+    ], columns=["variant", "runtime", "precision", "ms_per_image", "bound_ms"])
+    frame["iqr_ms"] = 0.1
+    frame["macs"] = frame["variant"].map({"MobileNet 1.0/224": 568_740_352, "VGG16/224": 15_470_264_320})
+    frame["fraction_of_bound"] = frame["bound_ms"] / frame["ms_per_image"]
+    frame["note"] = ["", "", "", "", "bf16 is not supported by this CPU", "bf16 is not supported by this CPU"]
+    frame["configuration"] = ["keras", "keras", "openvino int8", "openvino int8", "openvino bf16", "openvino bf16"]
+    return frame
+
+
+def test_deployment_table_by_hand():
+    table = deployment.deployment_table(rows()).set_index("configuration")
+    assert table.loc["keras", "speed ratio"] == pytest.approx(160 / 12)
+    assert table.loc["openvino int8", "speed ratio"] == pytest.approx(20.0)
+    assert table.loc["keras", "MAC ratio"] == pytest.approx(15_470_264_320 / 568_740_352)  # 27.2
+    assert table.loc["openvino int8", "VGG16/224 of bound"] == pytest.approx(0.25)
+    assert "not supported" in table.loc["openvino bf16", "note"]
+
+
+def test_fastest_configuration_is_named():
+    fastest = deployment.fastest_configurations(rows()).set_index("variant")
+    assert fastest.loc["VGG16/224", "fastest"] == "openvino int8"
+    assert fastest.loc["MobileNet 1.0/224", "times faster than keras fp32"] == pytest.approx(6.0)
+
+
+def test_offered_configurations():
+    assert deployment.offered_configurations(("litert", "onnxruntime")) == [
+        "litert", "litert int8", "onnxruntime", "onnxruntime int8"]
+
+
+def test_latency_study_fits_each_precision(tmp_path, monkeypatch):
+    from analysis.speed import conversions
+
+    monkeypatch.setattr(conversions.paths, "CACHE_DIR", tmp_path)
+    profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0, "peaks": {"fp32": 100.0, "bf16": None, "int8": 400.0}}
+    variants = [Variant("mobilenet", alpha=a, resolution=r, num_classes=10) for a, r in ((0.25, 32), (0.5, 32), (0.25, 64))]
+    measurements, validation = study.latency_fit_study(profile, ("litert",), variants, repeats=3, rounds=1,
+                                                       progress=False, precisions=("fp32", "int8"))
+    assert sorted(set(zip(validation["runtime"], validation["precision"]))) == [("litert", "fp32"), ("litert", "int8")]
+    bounds = measurements.pivot(index="variant", columns="precision", values="bound_ms")
+    assert (bounds["int8"] < bounds["fp32"]).all()  # 4x the peak and a quarter of the bytes
+    assert set(latency_fit.fit_by_runtime(measurements)) == {"litert", "litert int8"}
