@@ -20,6 +20,7 @@ def write_bytes(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
+        os.chmod(partial, 0o666 & ~_umask())  # mkstemp makes it private; the file is an ordinary one
         with os.fdopen(handle, "wb") as f:
             f.write(data)
             f.flush()
@@ -56,6 +57,7 @@ def directory(path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    os.chmod(partial, 0o777 & ~_umask())
     try:
         yield partial
         try:
@@ -65,6 +67,12 @@ def directory(path):
                 raise
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _remove_if_present(path):

@@ -63,6 +63,8 @@ def results(name, directory=None):
         shipped = sorted(p.stem for p in directory.glob("*.csv")) if directory.is_dir() else []
         raise MissingFile(f"No shipped result {name!r} in {directory}. Shipped: {', '.join(shipped) or 'none'}")
     frame = pd.read_csv(path, keep_default_na=True)
+    text = frame.select_dtypes(include="object").columns
+    frame[text] = frame[text].fillna("")  # an empty note is "", not NaN
     frame.attrs.update(json.loads((directory / f"{name}.json").read_text(encoding="utf8")))
     return frame
 

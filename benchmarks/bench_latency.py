@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from analysis import atomic, paths
+from analysis import atomic, paths, shipped
 from analysis.speed import configuration, conversions, latency, latency_fit, machine, runtime_precision_pairs, study
 from analysis.speed import runtimes as runtime_setup
 from analysis.variants import Variant
@@ -56,7 +56,10 @@ def direct_call(variant, model, runtime, threads, precision="fp32", hints=True):
         config = {"PERFORMANCE_HINT": "LATENCY"}
         if hints:
             config.update(INFERENCE_NUM_THREADS=threads, INFERENCE_PRECISION_HINT="bf16" if precision == "bf16" else "f32")
-        request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
+        core = ov.Core()
+        ir = core.read_model(path)
+        ir.reshape([1] + list(x.shape[1:]))  # a static batch, as a deployment compiles it
+        request = core.compile_model(ir, "CPU", config).create_infer_request()
         return lambda: request.infer({0: x})[0]
     if runtime == "onnxruntime":
         import onnxruntime as ort
@@ -113,6 +116,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--runtimes", default="keras,xla,litert")
     parser.add_argument("--precisions", default="fp32")
+    parser.add_argument("--overhead-only", action="store_true", help="stop after the harness overhead (step 2)")
+    parser.add_argument("--no-overhead", action="store_true", help="skip the harness overhead (step 2)")
     args = parser.parse_args(argv)
     threads = runtime_setup.configure_threads(args.threads)
     runtimes = tuple(args.runtimes.split(","))
@@ -124,10 +129,12 @@ def main(argv=None):
     mobile_variant = Variant("mobilenet")
     mobile = mobile_variant.build()
     print("harness overhead (MobileNet 1.0/224, batch 1):")
-    for runtime, precision in pairs:
+    for runtime, precision in ([] if args.no_overhead else pairs):
         harness, bare, overhead = harness_overhead(mobile_variant, mobile, runtime, threads, precision=precision)
         print(f"  {configuration(runtime, precision):16s} harness {harness:8.3f} ms, direct {bare:8.3f} ms, "
               f"overhead {100 * overhead:+.2f} %")
+    if args.overhead_only:
+        return 0
 
     tables = paths.TABLES_DIR
     tables.mkdir(parents=True, exist_ok=True)
@@ -149,6 +156,11 @@ def main(argv=None):
             progress=False, reuse=tables / "latency_variants.csv", precisions=precisions)
         atomic.write_csv(measurements, tables / "latency_variants.csv")
     atomic.write_csv(validation, tables / "latency_model_validation.csv")
+    if not args.quick:
+        command = "python benchmarks/bench_latency.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        shipped.write_results("latency_study", measurements, command.strip(), threads=threads,
+                              peaks=profile.peaks, bandwidth_gbs=profile.bandwidth_gbs)
+        shipped.write_results("latency_fit_validation", validation, command.strip(), threads=threads)
 
     vgg = measurements[measurements["variant"] == "VGG16"]
     print("VGG16, batch 1: fraction of the measured matrix-product peak at its precision")

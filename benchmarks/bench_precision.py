@@ -10,7 +10,9 @@ Measures, on this machine, in one run:
    runtime's own defaults (no thread or precision hint: OpenVINO then picks
    bf16 on a CPU that has it), to set beside the suite's fastest;
 4. int8 (and bf16) accuracy of the digits networks (MobileNet 0.5/32 and
-   VGG16/32), trained with their recommended settings, on every runtime.
+   VGG16/32), trained with their recommended settings, on every runtime;
+5. with ``--digits-latency-only``, those trained networks timed on every
+   configuration (their accuracy from step 4's shipped result).
 
 Writes the results shipped with the package (analysis/data/results/:
 deployment_latency, deployment_direct, quantized_accuracy) and prints a
@@ -70,13 +72,28 @@ def quantized_accuracy(quick):
     return pd.DataFrame(rows)
 
 
+def digits_latency(profile, accuracy, threads):
+    """Step 5: the trained digits networks timed on every configuration, for notebook 05's
+    accuracy against latency (shipped as quantized_latency)."""
+    variants = [Variant.parse(label) for label in accuracy["variant"].unique()]
+    measurements = deployment.deployment_study(profile, variants, threads=threads, repeats=20, rounds=5,
+                                               min_seconds=2.0)
+    print(measurements[["variant", "configuration", "ms_per_image", "iqr_ms"]].round(3).to_string(index=False))
+    shipped.write_results("quantized_latency", measurements, COMMAND + " --digits-latency-only", threads=threads)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--digits-latency-only", action="store_true",
+                        help="only time the digits networks of the shipped quantized_accuracy (step 5)")
     args = parser.parse_args(argv)
     threads = runtime_setup.configure_threads(args.threads)
     profile = machine.measure()
+    if args.digits_latency_only:
+        return digits_latency(profile, shipped.results("quantized_accuracy"), threads)
     print(f"machine: {profile.cpu}, {profile.cores} cores; peaks {profile.peaks}; {profile.peak_methods}")
     print(f"  theoretical {profile.theoretical_peaks}: {profile.theoretical_note}")
     variants = [Variant("mobilenet", alpha=0.25, resolution=128), Variant("mobilenet")] if args.quick \

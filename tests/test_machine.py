@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from analysis.speed import machine
+from analysis.speed import cpu, kernels, machine
 
 ZEN4_FLAGS = "fpu sse2 avx fma avx2 avx512f avx512bw avx512vl avx512_bf16 avx512_vnni avx_vnni"
 
@@ -14,24 +14,24 @@ ZEN4_FLAGS = "fpu sse2 avx fma avx2 avx512f avx512bw avx512vl avx512_bf16 avx512
 def _fake_cpu(monkeypatch, family, model, flags=ZEN4_FLAGS, vendor="AuthenticAMD", mhz="2600.000"):
     info = {"vendor_id": vendor, "cpu family": str(family), "model": str(model), "model name": "Fake CPU",
             "cpu MHz": mhz, "flags": flags}
-    monkeypatch.setattr(machine, "cpuinfo", lambda: info)
+    monkeypatch.setattr(cpu, "cpuinfo", lambda: info)
 
 
 def test_zen4_theoretical_peaks_follow_its_256_bit_datapath(monkeypatch):
     _fake_cpu(monkeypatch, 25, 0x11)  # EPYC Genoa
-    peaks, note = machine.theoretical_peaks(cores=3)
+    peaks, note = cpu.theoretical_peaks(cores=3)
     # 3 cores x 2 FMA pipes x 8 fp32 lanes (AVX-512 in two 256-bit halves) x 2 FLOPs x 2.6 GHz.
     fp32 = 3 * 2 * 8 * 2 * 2.6
     assert peaks["fp32"] == pytest.approx(fp32, rel=1e-12)
     assert peaks["bf16"] == pytest.approx(2 * fp32, rel=1e-12)
     assert peaks["int8"] == pytest.approx(4 * fp32, rel=1e-12)
-    assert machine.theoretical_peak_gflops(cores=3) == peaks["fp32"]
+    assert cpu.theoretical_peak_gflops(cores=3) == peaks["fp32"]
     assert "Zen 4" in note and "2 passes of 256 bits" in note and "2.600 GHz" in note
 
 
 def test_zen5_server_has_a_full_512_bit_datapath(monkeypatch):
     _fake_cpu(monkeypatch, 26, 0x02)  # EPYC Turin
-    peaks, note = machine.theoretical_peaks(cores=2)
+    peaks, note = cpu.theoretical_peaks(cores=2)
     fp32 = 2 * 2 * 16 * 2 * 2.6
     assert peaks == pytest.approx({"fp32": fp32, "bf16": 2 * fp32, "int8": 4 * fp32}, rel=1e-12)
     assert "Zen 5" in note and "passes" not in note
@@ -39,7 +39,7 @@ def test_zen5_server_has_a_full_512_bit_datapath(monkeypatch):
 
 def test_missing_instructions_give_no_peak_for_their_precision(monkeypatch):
     _fake_cpu(monkeypatch, 26, 0x02, flags="fma avx2 avx_vnni")  # a VM that hides AVX-512
-    peaks, note = machine.theoretical_peaks(cores=1)
+    peaks, note = cpu.theoretical_peaks(cores=1)
     assert peaks["fp32"] == pytest.approx(2 * 8 * 2 * 2.6, rel=1e-12)
     assert peaks["bf16"] is None and "no avx512_bf16" in note
     assert peaks["int8"] == pytest.approx(2 * 8 * 4 * 2 * 2.6, rel=1e-12)  # VPDPBUSD on 256 bits
@@ -49,17 +49,17 @@ def test_missing_instructions_give_no_peak_for_their_precision(monkeypatch):
                                                    ("CentaurHauls", 7, 0x3B)])
 def test_unknown_cpu_has_no_theoretical_peak(monkeypatch, vendor, family, model):
     _fake_cpu(monkeypatch, family, model, vendor=vendor)
-    peaks, note = machine.theoretical_peaks(cores=2)
+    peaks, note = cpu.theoretical_peaks(cores=2)
     assert peaks == {"fp32": None, "bf16": None, "int8": None}
     assert "unknown" in note and f"family {family} model {model:#04x}" in note
-    assert machine.theoretical_peak_gflops() is None
+    assert cpu.theoretical_peak_gflops() is None
 
 
 def test_cpuinfo_without_identity_or_clock(monkeypatch):
-    monkeypatch.setattr(machine, "cpuinfo", lambda: {})
-    assert machine.theoretical_peaks()[0]["fp32"] is None and machine.microarchitecture() is None
+    monkeypatch.setattr(cpu, "cpuinfo", lambda: {})
+    assert cpu.theoretical_peaks()[0]["fp32"] is None and cpu.microarchitecture() is None
     _fake_cpu(monkeypatch, 25, 0x11, mhz="")
-    peaks, note = machine.theoretical_peaks()
+    peaks, note = cpu.theoretical_peaks()
     assert peaks["int8"] is None and "no clock" in note
 
 
@@ -68,27 +68,27 @@ def test_cpuinfo_reads_the_first_processor_and_tells_model_from_model_name(tmp_p
     path.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
                     "model name\t: AMD EPYC 9654\nflags\t\t: fma avx512_bf16\n\n"
                     "processor\t: 1\nvendor_id\t: GenuineIntel\nmodel\t\t: 99\n")
-    info = machine.cpuinfo(path)
+    info = cpu.cpuinfo(path)
     assert info["model"] == "17" and info["model name"] == "AMD EPYC 9654" and info["vendor_id"] == "AuthenticAMD"
-    assert machine.microarchitecture(info).name == "AMD Zen 4"
-    assert machine.cpuinfo(tmp_path / "absent") == {}
+    assert cpu.microarchitecture(info).name == "AMD Zen 4"
+    assert cpu.cpuinfo(tmp_path / "absent") == {}
 
 
 def test_bf16_support_and_vnni_labels():
-    assert machine.bf16_supported({"avx512_bf16"}) and machine.bf16_supported({"amx_bf16"})
-    assert not machine.bf16_supported({"avx512f", "avx512_vnni"})
-    assert machine.vnni_label({"avx512_vnni"}) == "AVX512-VNNI"
-    assert machine.vnni_label({"avx2"}) == "no VNNI on this CPU"
+    assert cpu.bf16_supported({"avx512_bf16"}) and cpu.bf16_supported({"amx_bf16"})
+    assert not cpu.bf16_supported({"avx512f", "avx512_vnni"})
+    assert cpu.vnni_label({"avx512_vnni"}) == "AVX512-VNNI"
+    assert cpu.vnni_label({"avx2"}) == "no VNNI on this CPU"
 
 
 def _product_or_skip(precision, kernel, a, b):
     try:
-        return machine.matmul_product(precision, kernel, a, b, threads=1)
-    except machine.KernelUnavailable as error:
+        return kernels.matmul_product(precision, kernel, a, b, threads=1)
+    except kernels.KernelUnavailable as error:
         pytest.skip(f"{kernel} does not run here: {error}")
 
 
-@pytest.mark.parametrize("kernel", list(machine.KERNELS["int8"]))
+@pytest.mark.parametrize("kernel", list(kernels.KERNELS["int8"]))
 def test_int8_kernel_computes_the_exact_int32_product(kernel):
     rng = np.random.default_rng(3)
     a = rng.integers(0, 128, (40, 64), dtype=np.uint8)
@@ -101,9 +101,9 @@ def test_int8_kernel_computes_the_exact_int32_product(kernel):
     np.testing.assert_array_equal(result, expected)
 
 
-@pytest.mark.parametrize("kernel", list(machine.KERNELS["bf16"]))
+@pytest.mark.parametrize("kernel", list(kernels.KERNELS["bf16"]))
 def test_bf16_kernel_computes_the_product(kernel):
-    if not machine.bf16_supported():
+    if not cpu.bf16_supported():
         pytest.skip("this CPU has no bf16 instructions")
     rng = np.random.default_rng(4)
     # Whole numbers -3..3 are exact in bfloat16, and so is every sum here (|sum| <= 16 x 9 < 256).
@@ -114,9 +114,9 @@ def test_bf16_kernel_computes_the_product(kernel):
 
 def test_kernel_names_are_checked():
     with pytest.raises(ValueError, match="kernel.*'cublas'"):
-        machine.matmul_product("int8", "cublas", np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.int8))
+        kernels.matmul_product("int8", "cublas", np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.int8))
     with pytest.raises(ValueError, match="precision.*'fp16'"):
-        machine.matmul_product("fp16", "torch", np.zeros((2, 2)), np.zeros((2, 2)))
+        kernels.matmul_product("fp16", "torch", np.zeros((2, 2)), np.zeros((2, 2)))
 
 
 def test_measure_reports_every_precision_and_best_takes_the_highest_of_each():
@@ -126,8 +126,8 @@ def test_measure_reports_every_precision_and_best_takes_the_highest_of_each():
     assert profile.theoretical_peaks["fp32"] == profile.theoretical_peak_gflops
     assert profile.peaks["int8"] > 0
     assert profile.peak_methods["int8"].startswith("best of 2 128^3 int8 matrix products")
-    assert machine.vnni_label() in profile.peak_methods["int8"]
-    if machine.bf16_supported():
+    assert cpu.vnni_label() in profile.peak_methods["int8"]
+    if cpu.bf16_supported():
         assert profile.peaks["bf16"] > 0 and "bf16" in profile.peak_methods["bf16"]
     else:
         assert profile.peaks["bf16"] is None and profile.peak_methods["bf16"].startswith("not supported by this CPU")

@@ -221,3 +221,20 @@ def test_train_quantize_measures_accuracy_on_each_converted_copy(digits, cache, 
             assert abs(row["accuracy"] - result.accuracy) <= one_image + 1e-9
         else:
             assert row["calibration"] == "training images (64)" and abs(row["accuracy"] - result.accuracy) < 0.05
+
+
+def test_atomic_writes_are_ordinary_files(tmp_path):
+    import os
+    import stat
+
+    from analysis import atomic
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic.write_text(tmp_path / "table.csv", "a,b\n")
+        with atomic.directory(tmp_path / "copy") as folder:
+            (folder / "model.onnx").write_bytes(b"x")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # readable by others, as open() would make it
+    assert stat.S_IMODE((tmp_path / "copy").stat().st_mode) == 0o755

@@ -10,7 +10,7 @@ import pytest
 
 from analysis import plots
 from analysis.cost import layer_table
-from analysis.speed import latency_fit, machine, roofline, study
+from analysis.speed import cpu, latency_fit, machine, roofline, study
 from analysis.variants import Variant, mobilenet_grid
 
 
@@ -186,14 +186,14 @@ def test_machine_profile_is_well_formed():
     profile = machine.measure(matrix_size=256, repeats=2).to_dict()
     assert profile["cores"] >= 1 and profile["peak_gflops"] > 0 and profile["bandwidth_gbs"] > 0
     assert math.isclose(profile["ridge_flops_per_byte"], profile["peak_gflops"] / profile["bandwidth_gbs"])
-    assert profile["triad_bytes"] >= 4 * machine.last_level_cache_bytes() - 12
+    assert profile["triad_bytes"] >= 4 * cpu.last_level_cache_bytes() - 12
 
 
 def test_theoretical_peak_formula(monkeypatch):
     # A Zen 2 (family 23, model 0x31: EPYC Rome): two 256-bit FMA pipes, AVX2, no AVX-512.
-    monkeypatch.setattr(machine, "cpuinfo", lambda: {"vendor_id": "AuthenticAMD", "cpu family": "23",
+    monkeypatch.setattr(cpu, "cpuinfo", lambda: {"vendor_id": "AuthenticAMD", "cpu family": "23",
                                                      "model": "49", "cpu MHz": "2000.000", "flags": "fma avx2"})
-    assert machine.theoretical_peak_gflops(cores=4) == 4 * 2 * 8 * 2 * 2.0
+    assert cpu.theoretical_peak_gflops(cores=4) == 4 * 2 * 8 * 2 * 2.0
 
 
 def test_time_layers_times_every_layer_on_its_own_input(conv_bn_table):

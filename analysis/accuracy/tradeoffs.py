@@ -9,7 +9,9 @@ measured here (``analysis.latency``), joined by variant label and runtime.
 import numpy as np
 import pandas as pd
 
-from analysis.cost.published import published, variant_costs, variant_of
+from analysis.cost.published import published, published_quantized, variant_costs, variant_of
+from analysis.speed import configuration
+from analysis.variants import Variant
 
 
 def published_with_costs(latency=None):
@@ -88,4 +90,87 @@ def paper_points(table):
         is_mobilenet, points["variant_label"].str.replace(" 1.0/224", ""))
     points["shape"] = points["resolution"].where(is_mobilenet, points["group"])
     points["label"] = points["group"].where(~is_mobilenet, "")
+    return points
+
+
+def deployed_points(accuracy, latency):
+    """Accuracy against latency per deployment configuration: one row per (variant, runtime,
+    precision) that has both a latency and an accuracy.
+
+    Args:
+        accuracy: rows of ``variant``, ``fp32_accuracy`` (0..1, the Keras network's) and,
+            per converted copy, ``runtime``, ``precision``, ``accuracy`` (0..1), as
+            ``benchmarks/bench_precision.py`` ships them (``quantized_accuracy``).
+        latency: ``deployment_study`` rows (``variant``, ``runtime``, ``precision``,
+            ``ms_per_image``, ``configuration``) of the same variants.
+
+    Returns:
+        A DataFrame with variant, network, runtime, precision, configuration,
+        ms_per_image, ``accuracy_%``, ``pareto`` (on the front of every
+        point: lower latency, higher accuracy) and ``label`` (the front's
+        points named, the others empty). An fp32 copy computes what the
+        Keras network computes (``tests/test_precision.py``), so fp32 rows take
+        the network's own accuracy.
+    """
+    converted = accuracy.dropna(subset=["accuracy"]).set_index(["variant", "runtime", "precision"])["accuracy"]
+    own = accuracy.groupby("variant")["fp32_accuracy"].first()
+    rows = []
+    for _, row in latency.dropna(subset=["ms_per_image"]).iterrows():
+        key = (row["variant"], row["runtime"], row["precision"])
+        if key in converted.index:
+            value = converted.loc[key]
+        elif row["precision"] == "fp32" and row["variant"] in own.index:
+            value = own.loc[row["variant"]]
+        else:
+            continue
+        rows.append({"variant": row["variant"], "network": row["variant"].split()[0], "runtime": row["runtime"],
+                     "precision": row["precision"], "configuration": row["configuration"],
+                     "ms_per_image": row["ms_per_image"], "accuracy_%": 100 * float(value)})
+    points = pd.DataFrame(rows)
+    points["pareto"] = pareto_front(points["ms_per_image"], points["accuracy_%"])
+    points["label"] = [f"{v.split(' num_classes')[0]}, {c}" if front else ""
+                       for v, c, front in zip(points["variant"], points["configuration"], points["pareto"])]
+    return points
+
+
+def published_deployed_points(latency):
+    """Published ImageNet top-1 against latency measured here, per runtime and precision.
+
+    Accuracy sources, one per network and precision: TF-slim's tables for the
+    16 MobileNets (its float checkpoints for fp32, its quantized ones for
+    int8), the MobileNet paper's Table 8 for VGG16 (fp32; no int8 VGG16 is
+    published). bf16 rows and rows without a published accuracy are left out:
+    nothing is assumed.
+
+    Args:
+        latency: ``LatencyResult`` rows with ``variant``, ``runtime``,
+            ``precision`` and ``ms_per_image`` (e.g. a latency study).
+
+    Returns:
+        ``deployed_points``' columns, with ``source`` and top-1 as ``accuracy_%``; ``label``
+        names the front's points of MobileNet 1.0/224 and VGG16 only.
+    """
+    floats = published()
+    accuracy = {}
+    for _, row in floats[(floats["source"] == "tf_slim") & (floats["model"] == "MobileNet")].iterrows():
+        accuracy[variant_of(row).label, "fp32"] = (row["top1"], "TF-slim")
+    vgg = floats[(floats["source"] == "mobilenet_paper") & (floats["model"] == "VGG16")].iloc[0]
+    accuracy[variant_of(vgg).label, "fp32"] = (vgg["top1"], "MobileNet paper, Table 8")
+    quantized = published_quantized()
+    for _, row in quantized[(quantized["source"] == "tf_slim_quant")].iterrows():
+        label = Variant("mobilenet", alpha=float(row["alpha"]), resolution=int(row["resolution"])).label
+        accuracy[label, "int8"] = (row["top1"], "TF-slim, quantized")
+    rows = []
+    for _, row in latency.dropna(subset=["ms_per_image"]).iterrows():
+        found = accuracy.get((row["variant"], row["precision"]))
+        if found is None:
+            continue
+        rows.append({"variant": row["variant"], "network": row["variant"].split()[0], "runtime": row["runtime"],
+                     "precision": row["precision"], "configuration": configuration(row["runtime"], row["precision"]),
+                     "ms_per_image": row["ms_per_image"], "accuracy_%": float(found[0]), "source": found[1]})
+    points = pd.DataFrame(rows)
+    points["pareto"] = pareto_front(points["ms_per_image"], points["accuracy_%"])
+    named = {"MobileNet 1.0/224", "VGG16"}  # of the front's many MobileNets, the two networks of the story
+    points["label"] = [f"{v}, {c}" if front and v in named else "" for v, c, front in
+                       zip(points["variant"], points["configuration"], points["pareto"])]
     return points

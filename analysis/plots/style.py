@@ -95,7 +95,10 @@ def save_fig(fig, name, directory=None):
 
 
 # Runtimes of analysis.speed.runtimes, one colour each in every figure of the suite.
-RUNTIME_COLORS = {"keras": "#0173b2", "xla": "#cc78bc", "litert": "#029e73", "torch": "#de8f05"}
+RUNTIME_COLORS = {"keras": "#0173b2", "xla": "#cc78bc", "litert": "#029e73", "torch": "#de8f05",
+                  "openvino": "#56b4e9", "onnxruntime": "#ca9161"}
+# Precisions of analysis.speed, one hatch each where bars are split by precision.
+PRECISION_HATCHES = {"fp32": "", "bf16": "//", "int8": "xx"}
 EXTRA_COLORS = ("#0173b2", "#de8f05", "#cc78bc", "#ca9161", "#949494", "#56b4e9")
 
 

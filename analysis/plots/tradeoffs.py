@@ -75,6 +75,24 @@ PAPER_STYLE = TradeoffStyle(
     shape_title="resolution", pareto=True, label_column="label", connect=True,
 )
 
+# Accuracy against deployed latency (``analysis.accuracy.tradeoffs.deployed_points``): one colour
+# per network, one marker per precision, the Pareto front's points named.
+DEPLOYED_STYLE = TradeoffStyle(hue="network", shape="precision", markers={"fp32": "o", "bf16": "s", "int8": "^"},
+                               shape_title="precision", pareto=True, label_column="label")
+
+
+def draw_deployed_tradeoff(points, title=None, ylabel="held-out top-1 (%)"):
+    """Held-out accuracy (%) against ms per image for every deployed configuration of each
+    network (``deployed_points``), coloured by network, marked by precision, the Pareto
+    front over all of them ringed and named. Returns the Figure."""
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    draw_tradeoff(points, "ms_per_image", "accuracy_%", style=DEPLOYED_STYLE, ax=ax)
+    ax.set(xlabel="ms per image, batch 1 (log)", ylabel=ylabel)
+    if title:
+        ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return fig
+
 
 def alpha_palette(labels):
     """A colour per variant label: ``ALPHA_COLORS`` of its width multiplier, VGG16's colour without one."""
@@ -111,7 +129,7 @@ def _draw_groups(ax, rows, x, y, style, marker_of):
                        linewidth=0.6, zorder=3)
         group_markers = {marker_of(v) for v in shapes}
         if len(group_markers) > 1:
-            multi_shape += [v for v in shapes if v not in multi_shape]
+            multi_shape += [v for v in dict.fromkeys(shapes) if v not in multi_shape]
         if group is not None:
             handles.append(Line2D([], [], color=color, linestyle="-" if style.connect and len(part) > 1 else "",
                                   marker=group_markers.pop() if len(group_markers) == 1 else "o",

@@ -1,6 +1,8 @@
 """How fast a network runs here, and why.
 
-- ``analysis.speed.machine``: this machine's measured peaks and bandwidths.
+- ``analysis.speed.machine``: this machine's measured peaks and bandwidths
+  (``analysis.speed.cpu``: what the CPU says of itself and its theoretical
+  peaks; ``analysis.speed.kernels``: the bf16 and int8 matrix products).
 - ``analysis.speed.runtimes``: the runtimes (keras, xla, litert, torch,
   openvino, onnxruntime), each made ready to run one batch at a precision.
 - ``analysis.speed.conversions``: the deployable copies those runtimes run

@@ -45,7 +45,7 @@ def deployment_study(profile, variants=DEPLOYMENT_VARIANTS, runtimes=CPU_RUNTIME
     return measurements
 
 
-def deployment_table(measurements, small="MobileNet 1.0/224", large="VGG16/224"):
+def deployment_table(measurements, small="MobileNet 1.0/224", large="VGG16"):
     """One row per configuration: both networks' ms per image and IQR, the speed ratio
     (large / small) beside the MAC ratio, and each network's fraction of its roofline bound.
     Rows that did not run (bf16 on a CPU without it) keep their note."""
@@ -63,7 +63,7 @@ def deployment_table(measurements, small="MobileNet 1.0/224", large="VGG16/224")
             f"{large} ms": l["ms_per_image"], f"{large} IQR ms": l["iqr_ms"],
             "speed ratio": l["ms_per_image"] / s["ms_per_image"], "MAC ratio": l["macs"] / s["macs"],
             f"{small} of bound": s["fraction_of_bound"], f"{large} of bound": l["fraction_of_bound"],
-            "note": s["note"] or l["note"]})
+            "note": next((n for n in (s["note"], l["note"]) if isinstance(n, str) and n), "")})
     return pd.DataFrame(rows)
 
 

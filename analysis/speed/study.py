@@ -41,8 +41,9 @@ def latency_fit_study(profile, runtimes=("keras", "xla", "litert"), variants=Non
 
     Every variant of ``variants`` (default ``validated_variants()``) and
     ``calibration`` is timed on each runtime at each of ``precisions`` it
-    offers (``analysis.speed.latency.benchmark``, in ``rounds`` interleaved
-    rounds, for ``repeats`` calls and ``min_seconds`` at least), or taken
+    offers (``analysis.speed.latency.benchmark``, one configuration at a time,
+    in ``rounds`` rounds interleaved over the variants, for ``repeats`` calls
+    and ``min_seconds`` at least), or taken
     from the earlier measurements in the CSV ``reuse``; its features come
     from its fused, two-level roofline on ``profile`` at that precision; the
     fit is validated leave-one-out per runtime and precision on
@@ -66,9 +67,12 @@ def latency_fit_study(profile, runtimes=("keras", "xla", "litert"), variants=Non
             bounds = machine_bounds(table, profile, batch=batch, precision=precision)
             features[variant.label, precision] = latency_features(bounds, batch)
             bounds_ms[variant.label, precision] = network_bound_ms(bounds)
-    measurements = benchmark(variants + calibration, runtimes, (batch,), threads, repeats, progress=progress,
-                             reuse=reuse, rounds=rounds, min_seconds=min_seconds, models=models,
-                             precisions=precisions)
+    # One configuration at a time, each interleaved over the variants: holding every runtime's
+    # compiled copies of 20 networks at once took more than 24 GiB.
+    measurements = pd.concat([
+        benchmark(variants + calibration, (runtime,), (batch,), threads, repeats, progress=progress, reuse=reuse,
+                  rounds=rounds, min_seconds=min_seconds, models=models, precisions=(precision,))
+        for runtime, precision in pairs], ignore_index=True)
     measurements = measurements[measurements["repeats"] > 0].reset_index(drop=True)  # rows the CPU cannot run
     keys = list(zip(measurements["variant"], measurements["precision"]))
     measurements["bound_ms"] = [bounds_ms[key] for key in keys]
