@@ -32,7 +32,7 @@ def test_deployment_table_by_hand():
     assert table.loc["keras", "speed ratio"] == pytest.approx(160 / 12)
     assert table.loc["openvino int8", "speed ratio"] == pytest.approx(20.0)
     assert table.loc["keras", "MAC ratio"] == pytest.approx(15_470_264_320 / 568_740_352)  # 27.2
-    assert table.loc["openvino int8", "VGG16/224 of bound"] == pytest.approx(0.25)
+    assert table.loc["openvino int8", "VGG16 of bound"] == pytest.approx(0.25)
     assert "not supported" in table.loc["openvino bf16", "note"]
 
 
