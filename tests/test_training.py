@@ -136,16 +136,50 @@ def test_record_appends_rows(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "runs.csv"]  # no temporary file left
 
 
-def test_train_command_data_parallel_over_two_devices():
+def test_train_command_data_parallel_over_two_devices(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "analysis", "train", "mobilenet", "--alpha", "0.25", "--dataset", "digits",
-         "--epochs", "1", "--seed", "3", "--devices", "2", "--format", "json"],
+         "--epochs", "1", "--seed", "3", "--devices", "2", "--format", "json", "--run-dir", str(tmp_path / "run")],
         capture_output=True, text=True, cwd=ROOT, timeout=600,
-        env={**os.environ, "SUITE_REPORTS_DIR": os.path.join(ROOT, "reports", "test-runs")})
+        env={**os.environ, "SUITE_REPORTS_DIR": str(tmp_path / "reports")})
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout)
     assert data["devices"] == 2 and data["dataset"] == "digits" and data["network"] == "mobilenet"
+    assert data["replicas"] == 2 and data["workers"] == 1 and data["run_dir"] == str(tmp_path / "run")
     assert {"accuracy", "train_seconds", "params", "macs"} <= set(data)
+    assert (tmp_path / "run" / "result.json").is_file() and (tmp_path / "run" / "log.csv").is_file()
+    assert (tmp_path / "reports" / "tables" / "training_runs.csv").is_file()
+
+
+def test_every_global_batch_is_cut_into_one_piece_per_replica():
+    layout = training._batch_layout(70, 32, 2)
+    assert layout == [[(0, 16), (16, 32)], [(32, 48), (48, 64)], [(64, 67), (67, 70)]]
+    assert training._batch_layout(70, 32, 1) == [[(0, 32)], [(32, 64)], [(64, 70)]]
+    assert training._batch_layout(65, 32, 2) == [[(0, 16), (16, 32)], [(32, 48), (48, 64)]]  # 1 image, 2 replicas
+    assert training._batch_layout(6, 64, 1) == [[(0, 6)]]  # smaller than one batch: one partial batch
+    with pytest.raises(ValueError, match="fewer than the 4 replicas"):
+        training._batch_layout(3, 4, 4)
+
+
+def test_an_epoch_of_images_depends_on_the_seed_and_the_epoch_alone(digits):
+    import tensorflow as tf
+
+    images, labels = digits.x_train[:70], digits.y_train[:70]
+    epoch = tf.Variable(0, dtype=tf.int64)
+    data, steps = training._training_data(tf.distribute.get_strategy(), images, labels, 32, 7, True, epoch)
+
+    def one_epoch(number):
+        epoch.assign(number)
+        return [(x.numpy(), y.numpy()) for x, y in data]
+
+    first, again = one_epoch(0), one_epoch(0)
+    assert steps == 3 and [len(y) for _, y in first] == [32, 32, 6]
+    for (x1, y1), (x2, y2) in zip(first, again):  # the same epoch: the same order and augmentation
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+    second = one_epoch(1)
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(first, second))  # another epoch: another order
+    assert sorted(np.concatenate([y for _, y in second])) == sorted(labels)  # every image once an epoch
 
 
 def test_train_command_augment_flag():
