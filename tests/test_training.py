@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis.accuracy import datasets, training
+from analysis.accuracy import datasets, pipeline, training
 from analysis.variants import Variant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -152,13 +152,13 @@ def test_train_command_data_parallel_over_two_devices(tmp_path):
 
 
 def test_every_global_batch_is_cut_into_one_piece_per_replica():
-    layout = training._batch_layout(70, 32, 2)
+    layout = pipeline.batch_layout(70, 32, 2)
     assert layout == [[(0, 16), (16, 32)], [(32, 48), (48, 64)], [(64, 67), (67, 70)]]
-    assert training._batch_layout(70, 32, 1) == [[(0, 32)], [(32, 64)], [(64, 70)]]
-    assert training._batch_layout(65, 32, 2) == [[(0, 16), (16, 32)], [(32, 48), (48, 64)]]  # 1 image, 2 replicas
-    assert training._batch_layout(6, 64, 1) == [[(0, 6)]]  # smaller than one batch: one partial batch
+    assert pipeline.batch_layout(70, 32, 1) == [[(0, 32)], [(32, 64)], [(64, 70)]]
+    assert pipeline.batch_layout(65, 32, 2) == [[(0, 16), (16, 32)], [(32, 48), (48, 64)]]  # 1 image, 2 replicas
+    assert pipeline.batch_layout(6, 64, 1) == [[(0, 6)]]  # smaller than one batch: one partial batch
     with pytest.raises(ValueError, match="fewer than the 4 replicas"):
-        training._batch_layout(3, 4, 4)
+        pipeline.batch_layout(3, 4, 4)
 
 
 def test_an_epoch_of_images_depends_on_the_seed_and_the_epoch_alone(digits):
@@ -166,7 +166,7 @@ def test_an_epoch_of_images_depends_on_the_seed_and_the_epoch_alone(digits):
 
     images, labels = digits.x_train[:70], digits.y_train[:70]
     epoch = tf.Variable(0, dtype=tf.int64)
-    data, steps = training._training_data(tf.distribute.get_strategy(), images, labels, 32, 7, True, epoch)
+    data, steps = pipeline.training_data(tf.distribute.get_strategy(), images, labels, 32, 7, True, epoch)
 
     def one_epoch(number):
         epoch.assign(number)

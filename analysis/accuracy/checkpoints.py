@@ -17,19 +17,13 @@ run folder and the others into ``workers/worker-<i>/`` (removed when the run
 ends); every worker restores from the chief's checkpoint, so on a cluster
 the run folder must be on a file system all workers read.
 
-``EpochSeeds`` makes every random stream of an epoch a function of the seed
-and the epoch alone: the order of the training images (read from
-``epoch_variable`` by the input pipeline), the augmentation (keyed per
-batch, see ``training``) and the network's dropout (its seed generators set
-at the start of each epoch). So a run resumed after epoch k draws what an
-uninterrupted run draws in epoch k + 1, and ends with the same weights.
+What else a resumed run needs to be the same run, its random draws, is
+``analysis.accuracy.callbacks.EpochSeeds``'s.
 """
 
 import json
 import shutil
 import time
-
-import numpy as np
 
 from analysis.accuracy import runs
 from analysis.errors import Failed
@@ -37,45 +31,6 @@ from nets.backend import keras
 
 # After Keras (nets.backend), so that TensorFlow starts quietly.
 import tensorflow as tf
-
-# Seed-generator draws reserved per epoch: epoch e draws from counter e * EPOCH_STREAM onwards.
-EPOCH_STREAM = 1 << 24
-SEED_STATE_NAME = "seed_generator_state"
-
-
-class EpochSeeds(keras.callbacks.Callback):
-    """At the start of epoch e: ``epoch_variable`` = e, and every seed generator of ``model``
-    set to (its initial seed, e * ``EPOCH_STREAM``)."""
-
-    def __init__(self, epoch_variable, model):
-        super().__init__()
-        self.epoch_variable = epoch_variable
-        self.generators = [(v, int(np.asarray(v.numpy())[0])) for v in model.variables if v.name == SEED_STATE_NAME]
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_variable.assign(epoch)
-        for variable, seed in self.generators:
-            variable.assign(np.array([seed, epoch * EPOCH_STREAM], dtype=variable.dtype))
-
-
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """Keras' ``EarlyStopping`` whose state (patience used, best value, best weights) is
-    saved with each checkpoint and restored with it (``restored``)."""
-
-    restored = None  # (state dict, best weights or None)
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self.restored:
-            state, weights = self.restored
-            self.wait, self.best_epoch, self.stopped_epoch = state["wait"], state["best_epoch"], state["stopped_epoch"]
-            self.best = state["best"]
-            self.best_weights = weights
-
-    def state(self):
-        return {"wait": int(self.wait), "best": None if self.best is None else float(self.best),
-                "best_epoch": int(self.best_epoch), "stopped_epoch": int(self.stopped_epoch)}
-
 
 class RunCheckpoint(keras.callbacks.Callback):
     """Checkpoint the whole training state at the end of every epoch (see the module).
