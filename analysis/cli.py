@@ -17,6 +17,9 @@ import sys
 import traceback
 
 from analysis import render
+from analysis.accuracy import distributed, runs
+from analysis.accuracy.distributed import DEFAULT_WORKER_TIMEOUT_S, STRATEGIES
+from analysis.accuracy.launcher import DEFAULT_RESTARTS
 from analysis.errors import BadInput, Failed
 from analysis.speed import PRECISIONS, RUNTIMES, check_installed, deployment_pairs, runtime_precision_pairs
 from analysis.variants import Variant
@@ -179,16 +182,17 @@ def cmd_bench(args):
 
 
 def cmd_train(args):
-    """Train a variant from scratch on a dataset; report held-out accuracy and costs."""
-    from analysis.accuracy import datasets, training
+    """Train a variant from scratch on a dataset (or resume it); report held-out accuracy and costs."""
+    from analysis.accuracy import training
 
     if args.devices > 1:  # before TensorFlow starts
         training.configure_devices(args.devices)
-    dataset = datasets.load_dataset(args.dataset, image_size=args.resolution or args.image_size)
-    result = training.train(args.variant, dataset, epochs=args.epochs, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate, augment=args.augment, seed=args.seed,
-                            max_seconds=args.max_seconds, devices=args.devices, progress=args.format != "json",
-                            quantize=args.quantize)
+    result = training.train(args.variant, args.dataset, image_size=args.resolution or args.image_size,
+                            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                            augment=args.augment, seed=args.seed, max_seconds=args.max_seconds, devices=args.devices,
+                            strategy=args.strategy, workers=args.workers, run_dir=args.run_dir, resume=args.resume,
+                            worker_timeout=args.worker_timeout, restarts=args.restarts,
+                            progress=args.format != "json", quantize=args.quantize)
     if args.format == "json":
         return render.to_json(result.to_dict())
     import pandas as pd
@@ -269,6 +273,25 @@ def build_parser():
     train.add_argument("--seed", type=_integer, default=0)
     train.add_argument("--devices", type=_integer, default=1,
                        help="data-parallel replicas over logical CPU devices (MirroredStrategy)")
+    train.add_argument("--strategy", choices=STRATEGIES, default=None,
+                       help="single: one device; mirrored: --devices logical CPU devices; multiworker: "
+                            "MultiWorkerMirroredStrategy, the cluster read from TF_CONFIG (run the same command on "
+                            "every worker; see docs/training.md). Default: mirrored with --devices > 1, else single")
+    train.add_argument("--workers", type=_integer, default=None,
+                       help="start N local MultiWorkerMirroredStrategy workers on 127.0.0.1 ports and collect the "
+                            "result (the global batch stays --batch-size)")
+    train.add_argument("--run-dir", default=None,
+                       help="run folder: a checkpoint each epoch, the training log (log.csv) and the result "
+                            "(default reports/runs/<variant>_<dataset>_<size>px_seed<seed>)")
+    train.add_argument("--resume", nargs="?", const=True, default=False, choices=["auto"],
+                       help="continue the run in --run-dir from its last finished epoch (its network, dataset, seed "
+                            "and settings must match); '--resume auto': if it has a checkpoint, else start")
+    train.add_argument("--worker-timeout", type=_number, default=DEFAULT_WORKER_TIMEOUT_S,
+                       help=f"seconds to wait for the other workers, and about the longest to notice a lost one "
+                            f"(default {DEFAULT_WORKER_TIMEOUT_S})")
+    train.add_argument("--restarts", type=_integer, default=DEFAULT_RESTARTS,
+                       help=f"with --workers: restart the workers from the checkpoint this many times after one "
+                            f"dies (default {DEFAULT_RESTARTS})")
     train.add_argument("--max-seconds", type=_number, default=None, help="stop after this much training time")
     train.add_argument("--quantize", default="",
                        help="comma-separated precisions (int8, bf16, fp32): convert the trained network to every "
@@ -313,13 +336,29 @@ def check_arguments(args):
         args.quantize = checks.comma_list("quantize", args.quantize) if args.quantize else []
         for runtime, _ in deployment_pairs(args.quantize) if args.quantize else []:
             check_installed(runtime)
-        for name in ("epochs", "batch_size", "devices", "image_size"):
+        for name in ("epochs", "batch_size", "devices", "image_size", "workers"):
             if getattr(args, name) is not None:
                 checks.positive_int(name, getattr(args, name))
-        for name in ("learning_rate", "max_seconds"):
+        for name in ("learning_rate", "max_seconds", "worker_timeout"):
             if getattr(args, name) is not None:
                 checks.positive_number(name, getattr(args, name))
+        checks.positive_int("restarts", args.restarts, minimum=0)
+        _check_train_run(args)
     return args
+
+
+def _check_train_run(args):
+    """The strategy, TF_CONFIG, the global batch and the run folder of ``train``, checked before
+    TensorFlow loads; ``args.run_dir`` made the folder to use."""
+    args.strategy = distributed.resolve_strategy(args.strategy, args.devices, args.workers)
+    cluster = distributed.cluster_from_environment() if args.strategy == "multiworker" and not args.workers else None
+    distributed.check_batch(args.batch_size, args.workers or (cluster.num_workers if cluster else args.devices))
+    settings = runs.resolve_settings(args.variant.network, args.epochs, args.learning_rate, None, args.augment)
+    identity = runs.identity(args.variant, args.dataset, args.resolution or args.image_size, args.seed,
+                             args.batch_size, settings)
+    run = runs.RunFolder(args.run_dir or runs.default_run_dir(identity))
+    run.check(identity, args.resume)  # first: --resume of a folder that does not exist creates nothing
+    args.run_dir = runs.check_writable(run.path)
 
 
 def _one_line(error, command):
