@@ -119,3 +119,53 @@ def test_gallery_copies_small_pngs(tmp_path):
         assert image.width == 300
     with pytest.raises(report.ReportError, match="missing .*absent"):
         report.update_gallery(figures, tmp_path / "gallery", names=("absent",))
+
+
+def test_a_failed_report_keeps_what_ran_and_its_index_says_what_did_not(notebooks_dir, tmp_path):
+    _notebook(notebooks_dir / "03_after.ipynb", "print('never')")
+    out = tmp_path / "out"
+    with pytest.raises(report.ReportError, match="02_broken.ipynb, cell 4"):
+        report.build_report(out, names=("01_first", "02_broken", "03_after"), notebooks_dir=notebooks_dir,
+                            progress=False)
+    index = (out / "index.html").read_text()
+    assert 'href="01_first.html"' in index and "figures/tiny_figure.png" in index  # what succeeded, usable
+    assert "02_broken: <strong>failed: 02_broken.ipynb, cell 4: RuntimeError: the second cell fails" in index
+    assert 'href="02_broken.ipynb">notebook as far as it ran' in index
+    assert "03_after: <strong>not run</strong>" in index and "Incomplete report" in index
+    assert not list(out.glob(".*.partial"))
+
+
+def test_an_interrupted_report_says_which_notebook_did_not_finish(notebooks_dir, tmp_path, monkeypatch):
+    _notebook(notebooks_dir / "03_after.ipynb", "print('never')")
+    real = report.execute_notebook
+
+    def interrupted_at_the_second(path, *args, **kwargs):
+        if path.stem == "02_broken":
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(report, "execute_notebook", interrupted_at_the_second)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        report.build_report(out, names=("01_first", "02_broken", "03_after"), notebooks_dir=notebooks_dir,
+                            progress=False)
+    index = (out / "index.html").read_text()
+    assert 'href="01_first.html"' in index
+    assert "02_broken: <strong>did not finish</strong>" in index and "03_after: <strong>not run</strong>" in index
+
+
+def test_a_complete_report_says_nothing_is_missing(notebooks_dir, tmp_path):
+    result = report.build_report(tmp_path / "out", names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
+    assert result.status == {"01_first": report.RAN}
+    assert "Incomplete report" not in result.index.read_text()
+
+
+def test_two_reports_do_not_write_one_folder_at_once(notebooks_dir, tmp_path):
+    from analysis.accuracy.runs import Busy, file_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with file_lock(out / report.LOCK_FILE):  # another report holds the folder
+        with pytest.raises(Busy, match="Report folder .* is in use by another run"):
+            report.build_report(out, names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
+    assert not (out / "index.html").exists()

@@ -7,6 +7,13 @@ cell tagged ``parameters`` (papermill's convention: a cell tagged
 executed notebooks, an HTML page of each, the figures (``figures/``, PNG and
 SVG) and tables (``tables/``, CSV) that the notebooks save, and
 ``index.html`` linking them all with the machine, package versions and date.
+
+Nothing is half-written: every file goes to a temporary file and is renamed
+(``analysis.atomic``). The index is rewritten before and after each
+notebook, so a report that fails or is stopped (even killed) leaves an index
+that links what succeeded and says, for each notebook, whether it ran,
+failed (with the cell and error), did not finish, or did not run. One report
+writes a folder at a time: a second is refused while the first holds its lock.
 """
 
 import contextlib
@@ -25,6 +32,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from analysis import atomic, paths
+from analysis.accuracy.runs import file_lock, writable_folder
 from analysis.errors import BadInput, Failed, MissingFile
 from analysis.shipped import provenance
 
@@ -37,6 +45,9 @@ GALLERY = ("01_mobilenet_architecture", "02_separable_ratio", "03_params_macs_by
            "03_alpha_rho_heatmaps", "04_mac_ratio_vs_speed_ratio", "04_roofline",
            "05_published_accuracy_vs_cost", "05_batchnorm_momentum")
 GALLERY_WIDTH_PX = 900
+LOCK_FILE = ".report.lock"
+# What the index says of a notebook.
+RAN, FAILED, UNFINISHED, NOT_RUN = "ran", "failed", "did not finish", "not run"
 
 
 class ReportError(Failed):
@@ -51,21 +62,12 @@ class ReportResult:
     figures: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     index: Path = None
+    status: dict = field(default_factory=dict)  # by name: RAN, FAILED: why, UNFINISHED or NOT_RUN
 
 
 def check_out_dir(out_dir):
     """Create ``out_dir`` if needed and make sure it is a writable folder."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BadInput(f"--out must be a folder, but it is a file. Received out={str(out_dir)!r}")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise BadInput(f"--out is not a writable folder ({error.strerror}). Received out={str(out_dir)!r}") from None
-    return out_dir
+    return writable_folder(out_dir, "out", "--out")
 
 
 def notebook_paths(names=NOTEBOOKS, directory=None):
@@ -128,21 +130,41 @@ def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True, note
     """Execute ``names`` in order into ``out_dir`` (default reports/) and write its index.
 
     A failing cell stops the run with a ``ReportError`` naming the notebook,
-    the cell and the error; what already succeeded stays on disk.
+    the cell and the error; what already succeeded stays on disk, and the
+    index links it and says which notebook failed and which did not run (as
+    it does after an interruption). A folder that another report is writing
+    is refused (``Busy``).
     """
     out_dir = check_out_dir(out_dir or paths.REPORTS_DIR)
     notebooks = notebook_paths(names, notebooks_dir)
-    result = ReportResult(out_dir=out_dir)
-    # The kernels inherit this environment: they save figures under out_dir and read QUICK.
-    with _environment(SUITE_REPORTS_DIR=str(out_dir.resolve()), QUICK="1" if quick else "0"):
-        for path in tqdm(notebooks, desc="notebooks", unit="notebook", disable=not progress):
-            start = time.perf_counter()
-            result.notebooks.append(execute_notebook(path, out_dir, quick, progress, kernel_name))
-            result.seconds[path.stem] = time.perf_counter() - start
-    result.figures = sorted((out_dir / "figures").glob("*.png"))
-    result.tables = sorted((out_dir / "tables").glob("*.csv"))
-    result.index = write_index(result, quick)
+    result = ReportResult(out_dir=out_dir, status={path.stem: NOT_RUN for path in notebooks})
+    with file_lock(out_dir / LOCK_FILE, what=f"Report folder {out_dir}"):
+        # The kernels inherit this environment: they save figures under out_dir and read QUICK.
+        with _environment(SUITE_REPORTS_DIR=str(out_dir.resolve()), QUICK="1" if quick else "0"):
+            for path in tqdm(notebooks, desc="notebooks", unit="notebook", disable=not progress):
+                result.status[path.stem] = UNFINISHED  # what the index says if this run is killed now
+                _write_progress(result, quick)
+                start = time.perf_counter()
+                try:
+                    result.notebooks.append(execute_notebook(path, out_dir, quick, progress, kernel_name))
+                except ReportError as error:
+                    result.status[path.stem] = f"{FAILED}: {error}"
+                    _write_progress(result, quick)
+                    raise
+                except BaseException:  # interrupted: the index says so, and what did not run
+                    _write_progress(result, quick)
+                    raise
+                result.seconds[path.stem] = time.perf_counter() - start
+                result.status[path.stem] = RAN
+        result.index = _write_progress(result, quick)
     return result
+
+
+def _write_progress(result, quick):
+    """The index as the report stands: what ran, and the status of every notebook."""
+    result.figures = sorted((result.out_dir / "figures").glob("*.png"))
+    result.tables = sorted((result.out_dir / "tables").glob("*.csv"))
+    return write_index(result, quick)
 
 
 @contextlib.contextmanager
@@ -194,11 +216,11 @@ def write_index(result, quick):
     env = provenance()
     out = result.out_dir
     rel = lambda p: html.escape(os.path.relpath(p, out))  # noqa: E731
-    items = "".join(
-        f'<li><a href="{rel(page)}">{html.escape(nb.stem)}</a> (<a href="{rel(nb)}">notebook</a>, '
-        f'{result.seconds.get(nb.stem, 0):.0f} s)</li>'
-        for nb, page in result.notebooks
-    )
+    pages = {nb.stem: (nb, page) for nb, page in result.notebooks}
+    status = result.status or {name: RAN for name in pages}
+    items = "".join(_index_item(name, state, pages.get(name), result.seconds.get(name, 0), out, rel)
+                    for name, state in status.items())
+    complete = all(state == RAN for state in status.values())
     figures = "".join(
         f'<figure><a href="{rel(p.with_suffix(".svg"))}"><img src="{rel(p)}" width="360"></a>'
         f"<figcaption>{html.escape(p.stem)}</figcaption></figure>"
@@ -213,6 +235,20 @@ def write_index(result, quick):
 Python {env["python"]}, {html.escape(env["platform"])}{" in QUICK mode" if quick else ""},
 in {sum(result.seconds.values()):.0f} s.</p>
 <p>Packages: {html.escape(versions)}</p>
+{"" if complete else '<p class="incomplete"><strong>Incomplete report</strong>: some notebooks did not run; '
+   'their figures and tables below may be missing or left from an earlier report.</p>'}
 <h2>Notebooks</h2><ul>{items}</ul><h2>Figures</h2>{figures or "<p>none</p>"}
 <h2>Tables</h2><ul>{tables or "<li>none</li>"}</ul></body></html>"""
     return atomic.write_text(out / "index.html", page)
+
+
+def _index_item(name, state, written, seconds, out, rel):
+    """One notebook's line in the index: its page and notebook where they exist, and its status."""
+    if written:
+        notebook, page = written
+        return (f'<li><a href="{rel(page)}">{html.escape(name)}</a> (<a href="{rel(notebook)}">notebook</a>, '
+                f"{seconds:.0f} s)</li>")
+    executed = out / f"{name}.ipynb"
+    link = f' (<a href="{rel(executed)}">notebook as far as it ran</a>)' if state.startswith(FAILED) \
+        and executed.is_file() else ""
+    return f"<li>{html.escape(name)}: <strong>{html.escape(state)}</strong>{link}</li>"
