@@ -158,6 +158,23 @@ def test_a_killed_worker_rejoins_from_the_checkpoint(two_workers, tmp_path):
     assert runs.RunFolder(run_dir).logged_epochs() == EPOCHS
 
 
+def test_the_cluster_recipe_on_two_processes(tmp_path):
+    """What docs/training.md tells a cluster: the same command on every worker, each with its TF_CONFIG."""
+    ports = launcher.free_ports(2)
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "analysis", *TINY, "--no-augment", "--epochs", "1", "--strategy", "multiworker",
+         "--run-dir", str(tmp_path / "run")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env=_env(tmp_path, TF_CONFIG=launcher.local_tf_config(ports, index))) for index in range(2)]
+    chief, other = [json.loads(p.communicate(timeout=SUBPROCESS_TIMEOUT_S)[0] or "null") for p in processes]
+    assert [p.returncode for p in processes] == [0, 0]
+    assert chief["workers"] == other["workers"] == 2 and chief["replicas"] == 2
+    assert chief["accuracy"] == other["accuracy"]
+    assert chief["latency_ms"] > 0 and other["latency_ms"] is None  # the chief alone times and records
+    assert (tmp_path / "run" / "result.json").is_file()
+    assert (tmp_path / "reports" / "tables" / "training_runs.csv").read_text().count("\n") == 2  # one row
+    assert not (tmp_path / "run" / "workers" / "worker-1").exists()  # the other worker's checkpoints: removed
+
+
 def test_an_unreachable_worker_ends_the_run_naming_it(tmp_path):
     with socket.socket() as closed:  # a port where nothing listens
         closed.bind(("127.0.0.1", 0))

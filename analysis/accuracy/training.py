@@ -193,7 +193,7 @@ def train(variant, dataset="digits", *, epochs=None, batch_size=32, learning_rat
 
     Returns:
         A ``TrainingResult`` (its ``history`` holds the per-epoch curves). Under
-        ``multiworker``, workers other than the chief return no latency (NaN)
+        ``multiworker``, workers other than the chief return no latency (None)
         and record nothing.
 
     Raises:
@@ -310,7 +310,7 @@ def _train(variant, data, settings, strategy_name, strategy, devices, cluster, r
     logits = _predict(network, data.x_test)
     accuracy = float(np.mean(np.argmax(logits, axis=1) == data.y_test))
     totals = summarize(network)
-    latency_ms, converted = float("nan"), []
+    latency_ms, converted = None, []
     if chief:
         # A copy outside the strategy: timing and converting it needs no other worker.
         model = network if strategy_name != "multiworker" else _copy(trained, network)
