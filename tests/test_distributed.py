@@ -115,8 +115,9 @@ def test_a_checkpoint_of_another_run_is_refused_with_the_reason(tmp_path, capsys
 
 
 # --- two local workers ---------------------------------------------------------------------------------------
-# Without augmentation, so that 4 epochs are well above chance (about 0.7; 0.4 augmented).
-PLAIN = ["--no-augment", "--epochs", str(EPOCHS)]
+# Without augmentation, so that 4 epochs are well above chance (about 0.7; 0.4 augmented). A time budget
+# that never ends the run, so that the workers' vote on stopping runs each epoch.
+PLAIN = ["--no-augment", "--epochs", str(EPOCHS), "--max-seconds", "36000"]
 
 
 @pytest.fixture(scope="module")
