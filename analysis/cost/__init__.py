@@ -8,6 +8,14 @@
   MobileNet paper's tables rebuilt from our networks.
 - ``analysis.cost.crosscheck``: our counts beside fvcore's
   (``fvcore_count``) and the TensorFlow profiler's (``tf_profiler``).
+- ``analysis.cost.attribution``: parameters and MACs of the convolutional
+  body against the classifier head (``attribution``, ``attribution_ratios``).
+- ``analysis.cost.sliding``: the fully connected head as convolutions,
+  VGG16 evaluated densely on a larger image (``score_map``).
+- ``analysis.cost.memory``: weights, gradients, optimizer state and
+  activations to train, per batch (``training_memory``).
+- ``analysis.cost.cs231n``: the cs231n VGG16 memory table recounted
+  (``recount``, ``recount_totals``).
 """
 
 from analysis.cost.table import (
