@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.container import BarContainer, ErrorbarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import analysis.cost  # noqa: E402
@@ -55,6 +56,22 @@ def _percent(text):
 def _offsets(ax):
     """The (x, y) of every point drawn with scatter on ``ax``."""
     return [tuple(p) for c in ax.collections if isinstance(c, PathCollection) for p in c.get_offsets()]
+
+
+def _error_bars(ax, axis="y"):
+    """The (low, high) ends of every error bar on ``ax`` along ``axis``, in drawing order."""
+    ends = []
+    for container in ax.containers:
+        if isinstance(container, ErrorbarContainer):
+            for segments in container.lines[2]:
+                column = 1 if axis == "y" else 0
+                if all(np.isclose(seg[0][1 - column], seg[1][1 - column]) for seg in segments.get_segments()):
+                    ends += [tuple(sorted((seg[0][column], seg[1][column]))) for seg in segments.get_segments()]
+    return ends
+
+
+def _bars(ax):
+    return [c for c in ax.containers if isinstance(c, BarContainer)]
 
 
 # --- cost -------------------------------------------------------------------------------------
@@ -204,6 +221,16 @@ def test_latency_vs_batch_one_panel_per_runtime():
     assert [list(line.get_ydata()) for line in lines] == [[100.0, 100.0], [10.0, 10.0]]
 
 
+def test_latency_vs_batch_error_bars_span_the_iqr_per_image():
+    # Per call: VGG16 100 ms (IQR 8) at batch 1 and 400 ms (IQR 20) at batch 4; MobileNet 10 ms (IQR 3), 40 ms (IQR 6).
+    latency = pd.DataFrame({"variant": [VGG, VGG, MOBILENET, MOBILENET], "runtime": "keras", "batch": [1, 4, 1, 4],
+                            "median_ms": [100.0, 400.0, 10.0, 40.0], "iqr_ms": [8.0, 20.0, 3.0, 6.0]})
+    latency["ms_per_image"] = latency["median_ms"] / latency["batch"]
+    ax = plots.draw_latency_vs_batch(latency).axes[0]
+    # Per image: 100 ± 4 and 100 ± 2.5; 10 ± 1.5 and 10 ± 0.75 (the IQR over the batch, centred on the median).
+    np.testing.assert_allclose(_error_bars(ax), [(96, 104), (97.5, 102.5), (8.5, 11.5), (9.25, 10.75)])
+
+
 def test_speed_ratios_and_their_bars():
     latency = _latency({(VGG, "keras", 1): 100.0, (MOBILENET, "keras", 1): 10.0,
                         (VGG, "keras", 8): 640.0, (MOBILENET, "keras", 8): 40.0,
@@ -215,12 +242,80 @@ def test_speed_ratios_and_their_bars():
     assert list(speed["share_of_mac_ratio_%"]) == [50.0, 80.0, 15.0, 15.0]
     fig = plots.draw_speed_ratio(speed, 20.0, title="ratios")
     ax = fig.axes[0]
-    assert len(ax.containers) == 2  # one per batch size
-    assert [bar.get_height() for bar in ax.containers[0]] == [10.0, 3.0]
+    assert len(_bars(ax)) == 2  # one per batch size
+    assert [bar.get_height() for bar in _bars(ax)[0]] == [10.0, 3.0]
     assert [t.get_text() for t in ax.texts] == ["10.0×", "3.0×", "16.0×", "3.0×"]
     assert any(list(line.get_ydata()) == [20.0, 20.0] for line in ax.get_lines())
     with pytest.raises(ValueError, match="faster"):
         tables.speed_ratios(latency, slower=VGG, faster="AlexNet", mac_ratio=20.0)
+
+
+def test_speed_ratio_error_bars_are_the_ratio_of_quartiles():
+    latency = pd.DataFrame({"variant": [VGG, MOBILENET], "runtime": "keras", "batch": 1,
+                            "median_ms": [100.0, 10.0], "iqr_ms": [20.0, 2.0]})
+    speed = tables.speed_ratios(latency, slower=VGG, faster=MOBILENET, mac_ratio=27.0)
+    ax = plots.draw_speed_ratio(speed, 27.0).axes[0]
+    # VGG16's quartiles 90 and 110 ms, MobileNet's 9 and 11: from 90 / 11 to 110 / 9 times faster.
+    np.testing.assert_allclose(_error_bars(ax), [(90 / 11, 110 / 9)])
+    assert ax.get_ylim()[1] >= 110 / 9
+
+
+def test_deployment_error_bars_are_the_iqr_and_the_ratio_of_quartiles():
+    table = pd.DataFrame({"configuration": ["keras", "litert int8"], "runtime": ["keras", "litert"],
+                          "precision": ["fp32", "int8"], f"{MOBILENET} ms": [10.0, 4.0], f"{MOBILENET} IQR ms": [2.0, 1.0],
+                          f"{VGG} ms": [200.0, 80.0], f"{VGG} IQR ms": [40.0, 8.0], "speed ratio": [20.0, 20.0],
+                          "MAC ratio": [27.0, 27.0], f"{VGG} of bound": [0.5, 0.4], "note": ""})
+    left, right = plots.draw_deployment(table, small=MOBILENET, large=VGG).axes
+    np.testing.assert_allclose(_error_bars(left), [(9, 11), (3.5, 4.5), (180, 220), (76, 84)])
+    np.testing.assert_allclose(_error_bars(right), [(180 / 11, 220 / 9), (76 / 4.5, 84 / 3.5)])
+
+
+def test_gpu_fraction_and_tradeoff_error_bars_span_the_iqr():
+    gpu = pd.DataFrame({"variant": [VGG, VGG], "batch": [1, 8], "median_ms": [4.0, 16.0], "iqr_ms": [1.0, 4.0],
+                        "device": "Test GPU"})
+    gpu["ms_per_image"] = gpu["median_ms"] / gpu["batch"]
+    per_call, per_image = plots.draw_gpu_latency(gpu).axes
+    np.testing.assert_allclose(_error_bars(per_call), [(3.5, 4.5), (14, 18)])
+    np.testing.assert_allclose(_error_bars(per_image), [(3.5, 4.5), (1.75, 2.25)])
+    # A time of 2 ms with IQR 1 has quartiles 1.5 and 2.5: a fraction f of peak spans f * 2 / 2.5 .. f * 2 / 1.5.
+    grades = pd.DataFrame({"variant": ["dense"], "runtime": ["keras"], "batch": [1], "median_ms": [2.0],
+                           "iqr_ms": [1.0], "fraction_of_peak_%": [30.0], "fraction_of_bound_%": [60.0]})
+    peak_ax, bound_ax = plots.draw_fraction_of_peak(grades).axes
+    np.testing.assert_allclose(_error_bars(peak_ax), [(24, 40)])
+    np.testing.assert_allclose(_error_bars(bound_ax), [(48, 80)])
+    points = pd.DataFrame({"ms_per_image": [2.0, 8.0], "ms_per_image_iqr": [0.4, 3.0], "accuracy_%": [70.0, 71.0],
+                           "network": ["MobileNet", "VGG16"], "precision": "fp32", "label": ""})
+    ax = plots.draw_deployed_tradeoff(points).axes[0]
+    np.testing.assert_allclose(sorted(_error_bars(ax, "x")), [(1.8, 2.2), (6.5, 9.5)])
+
+
+def test_predicted_terms_and_roofline_error_bars_span_the_iqr():
+    validation = pd.DataFrame({"runtime": ["keras", "litert"], "variant": [VGG, MOBILENET],
+                               "measured_ms": [100.0, 5.0], "measured_ms_iqr": [10.0, 0.5],
+                               "predicted_ms": [95.0, 5.5]})
+    ax = plots.draw_predicted_vs_measured(validation)
+    np.testing.assert_allclose(_error_bars(ax, "x"), [(95, 105), (4.75, 5.25)])
+    terms = pd.DataFrame({term: [1.0] for term in plots.LATENCY_TERMS} | {"measured_ms": [7.0], "measured_ms_iqr": [2.0]},
+                         index=["keras"])
+    np.testing.assert_allclose(_error_bars(plots.draw_latency_terms(terms), "x"), [(6, 8)])
+    # A 64 -> 32 dense layer at batch 1: 2 * 64 * 32 FLOPs; timed at 1 ms with IQR 0.5 (quartiles 0.75, 1.25 ms).
+    inputs = keras.Input((64,))
+    table = analysis.cost.layer_table(keras.Model(inputs, keras.layers.Dense(32, use_bias=False, name="fc")(inputs)))
+    bounds = {"dense": roofline.machine_bounds(table, _dense_profile())}
+    measured = {"dense": pd.DataFrame({"name": ["fc"], "measured_ms": [1.0], "measured_ms_iqr": [0.5]})}
+    ax = plots.draw_roofline(bounds, _dense_profile(), measured=measured)
+    flops = 2 * 64 * 32
+    np.testing.assert_allclose(_error_bars(ax), [(flops / 1.25e-3 / 1e9, flops / 0.75e-3 / 1e9)])
+
+
+def test_saved_pngs_are_at_least_1600_pixels_wide(tmp_path):
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([1, 2], [1, 2])
+    png, _ = plots.save_fig(fig, "narrow", tmp_path)
+    with Image.open(png) as image:
+        assert image.width >= 1600
 
 
 def _dense_profile():
@@ -266,13 +361,13 @@ def test_roofline_points_sit_on_their_roof(mobilenet_table):
 
 def test_gpu_latency_draws_every_variant_solid_or_not():
     gpu = pd.DataFrame({"variant": [VGG] * 2 + [MOBILENET] * 2 + ["MobileNet 0.5/160"] * 2,
-                        "batch": [1, 8] * 3, "median_ms": [3.0, 20.0, 5.0, 6.0, 5.0, 5.5],
+                        "batch": [1, 8] * 3, "median_ms": [3.0, 20.0, 5.0, 6.0, 5.0, 5.5], "iqr_ms": 0.1,
                         "device": "Test GPU"})
     gpu["ms_per_image"] = gpu["median_ms"] / gpu["batch"]
     fig = plots.draw_gpu_latency(gpu, solid=(VGG, MOBILENET))
     assert len(fig.axes) == 2 and fig._suptitle.get_text().startswith("Test GPU")
-    styles = [line.get_linestyle() for line in fig.axes[0].get_lines()]
-    assert styles == ["-", "-", "-."]  # the third variant takes the third of the other styles
+    lines = [line for line in fig.axes[0].get_lines() if line.get_linestyle() != "None"]  # not the caps
+    assert [line.get_linestyle() for line in lines] == ["-", "-", "-."]  # the third takes the third other style
     assert list(fig.axes[1].get_lines()[0].get_ydata()) == [3.0, 2.5]
 
 

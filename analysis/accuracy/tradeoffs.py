@@ -20,7 +20,8 @@ def published_with_costs(latency=None):
     Args:
         latency: optional DataFrame of measurements (``variant`` label,
             ``runtime``, ``ms_per_image``), e.g. from ``analysis.speed.latency.benchmark``;
-            joined as one ``<runtime>_ms`` column per runtime.
+            joined as one ``<runtime>_ms`` column per runtime, and, where it has
+            ``iqr_ms`` and ``batch``, ``<runtime>_ms_iqr`` (the IQR per image).
 
     Returns:
         ``published()`` plus variant (our label, or None for networks we do
@@ -45,6 +46,10 @@ def published_with_costs(latency=None):
     if latency is not None and len(latency):
         wide = latency.pivot_table(index="variant", columns="runtime", values="ms_per_image", aggfunc="median")
         wide.columns = [f"{c}_ms" for c in wide.columns]
+        if "iqr_ms" in latency and "batch" in latency:
+            spread = latency.assign(iqr_per_image=latency["iqr_ms"] / latency["batch"]).pivot_table(
+                index="variant", columns="runtime", values="iqr_per_image", aggfunc="median")
+            wide = wide.join(spread.rename(columns=lambda c: f"{c}_ms_iqr"))
         table = table.merge(wide, left_on="variant_label", right_index=True, how="left")
     return table
 
@@ -106,7 +111,8 @@ def deployed_points(accuracy, latency):
 
     Returns:
         A DataFrame with variant, network, runtime, precision, configuration,
-        ms_per_image, ``accuracy_%``, ``pareto`` (on the front of every
+        ms_per_image, ms_per_image_iqr (the IQR per image, NaN where ``latency``
+        has no iqr_ms), ``accuracy_%``, ``pareto`` (on the front of every
         point: lower latency, higher accuracy) and ``label`` (the front's
         points named, the others empty). An fp32 copy computes what the
         Keras network computes (``tests/test_precision.py``), so fp32 rows take
@@ -125,12 +131,20 @@ def deployed_points(accuracy, latency):
             continue
         rows.append({"variant": row["variant"], "network": row["variant"].split()[0], "runtime": row["runtime"],
                      "precision": row["precision"], "configuration": row["configuration"],
-                     "ms_per_image": row["ms_per_image"], "accuracy_%": 100 * float(value)})
+                     "ms_per_image": row["ms_per_image"], "ms_per_image_iqr": _iqr_per_image(row),
+                     "accuracy_%": 100 * float(value)})
     points = pd.DataFrame(rows)
     points["pareto"] = pareto_front(points["ms_per_image"], points["accuracy_%"])
     points["label"] = [f"{v.split(' num_classes')[0]}, {c}" if front else ""
                        for v, c, front in zip(points["variant"], points["configuration"], points["pareto"])]
     return points
+
+
+def _iqr_per_image(row):
+    """A latency row's interquartile range per image (ms), NaN where it has none."""
+    if "iqr_ms" not in row or pd.isna(row["iqr_ms"]):
+        return np.nan
+    return float(row["iqr_ms"]) / float(row.get("batch", 1) or 1)
 
 
 def published_deployed_points(latency):
@@ -167,7 +181,8 @@ def published_deployed_points(latency):
             continue
         rows.append({"variant": row["variant"], "network": row["variant"].split()[0], "runtime": row["runtime"],
                      "precision": row["precision"], "configuration": configuration(row["runtime"], row["precision"]),
-                     "ms_per_image": row["ms_per_image"], "accuracy_%": float(found[0]), "source": found[1]})
+                     "ms_per_image": row["ms_per_image"], "ms_per_image_iqr": _iqr_per_image(row),
+                     "accuracy_%": float(found[0]), "source": found[1]})
     points = pd.DataFrame(rows)
     points["pareto"] = pareto_front(points["ms_per_image"], points["accuracy_%"])
     named = {"MobileNet 1.0/224", "VGG16"}  # of the front's many MobileNets, the two networks of the story

@@ -3,6 +3,10 @@ fit's predictions against measurements, and the terms it splits a network's time
 
 Times are in ms; throughput in GFLOP/s counts 2 FLOPs per multiply-add; the bounds come from
 ``analysis.speed.roofline``, the fit from ``analysis.speed.latency_fit``. These functions only draw.
+
+Measured times are drawn with their spread: error bars from the first to the third quartile,
+which for a time with only its IQR is the median ± IQR / 2 (``analysis.plots.style.quartiles``);
+a throughput (operations / time) spans operations / q3 to operations / q1.
 """
 
 import math
@@ -12,7 +16,8 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from analysis.errors import BadInput
-from analysis.plots.style import EXTRA_COLORS, RUNTIME_COLORS, check_columns, model_color
+from analysis.plots.style import (EXTRA_COLORS, RUNTIME_COLORS, check_columns, error_lengths, iqr_errors,
+                                  model_color, quartiles)
 from analysis.speed.roofline import role_group
 
 # Markers of the roofline's layer groups (analysis.speed.roofline.role_group).
@@ -29,8 +34,11 @@ def _roofline_profile(profile):
     return p
 
 
-def _roofline_points(bounds_by_model, measured):
-    """One (label, group, intensity, GFLOP/s) per layer with operations: at its bound, or its measured time."""
+def _roofline_points(bounds_by_model, measured, spreads=None):
+    """One (label, group, intensity, GFLOP/s) per layer with operations: at its bound, or its measured time.
+
+    With measured times that carry a spread (``measured_ms_iqr``), ``spreads`` (a list) receives one
+    (intensity, GFLOP/s, GFLOP/s at q3, GFLOP/s at q1) per point."""
     if measured is not None:
         unknown = set(measured) - set(bounds_by_model)
         if unknown:
@@ -46,8 +54,14 @@ def _roofline_points(bounds_by_model, measured):
                 continue
             check_columns(measured[label], ("name", "measured_ms"), f"measured[{label!r}]",
                            "a time_layers table")
-            rows = rows.merge(measured[label][["name", "measured_ms"]], on="name", how="inner")
+            kept = [c for c in measured[label] if c == "name" or c.startswith("measured_ms")]
+            rows = rows.merge(measured[label][kept], on="name", how="inner")
             seconds = rows["measured_ms"] / 1e3
+            times = quartiles(rows, "measured_ms")
+            if times is not None and spreads is not None:
+                spreads += [(float(x), float(ops / t * 1e3 / 1e9), float(ops / q3 * 1e3 / 1e9),
+                             float(ops / q1 * 1e3 / 1e9) if q1 > 0 else float("nan"))
+                            for x, ops, t, q1, q3 in zip(rows["intensity"], rows["ops"], rows["measured_ms"], *times)]
         else:
             seconds = rows["bound_ms"] / 1e3
         gflops = rows["ops"] / seconds / 1e9
@@ -141,7 +155,10 @@ def draw_roofline(bounds_by_model, profile, ax=None, measured=None):
     on a roof) or, with ``measured``, its achieved throughput (ops / measured
     time). Points are coloured by model and marked by layer group: matrix
     product (full, pointwise and fully connected convolutions), depthwise,
-    other. Counting lives in ``analysis.roofline``; this only draws.
+    other. Measured points whose times carry ``measured_ms_iqr`` get error
+    bars from the throughput at the time's third quartile to that at its
+    first (median ± IQR / 2). Counting lives in ``analysis.roofline``; this
+    only draws.
 
     Args:
         bounds_by_model: dict mapping a model label to its
@@ -150,8 +167,9 @@ def draw_roofline(bounds_by_model, profile, ax=None, measured=None):
         profile: an ``analysis.machine.MachineProfile`` or its dict.
         ax: the Axes to draw into; a new figure if None.
         measured: optional dict mapping a model label to a DataFrame with
-            name and measured_ms (``analysis.roofline.time_layers``, same batch
-            as the bounds). Layers without a measured time are left out.
+            name and measured_ms, optionally measured_ms_iqr
+            (``analysis.speed.roofline.time_layers``, same batch as the
+            bounds). Layers without a measured time are left out.
 
     Returns:
         The matplotlib Axes.
@@ -160,13 +178,18 @@ def draw_roofline(bounds_by_model, profile, ax=None, measured=None):
         raise BadInput(
             f"bounds_by_model must be a non-empty dict of label -> bounds table. Received {bounds_by_model!r:.80}")
     p = _roofline_profile(profile)
-    points = _roofline_points(bounds_by_model, measured)
+    spreads = []
+    points = _roofline_points(bounds_by_model, measured, spreads)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 6))
     ax.set_xscale("log")
     ax.set_yscale("log")
     labels = list(bounds_by_model)
     _draw_layer_points(ax, points, labels)
+    if spreads:  # measured throughput from the time's q3 (lowest) to its q1 (highest)
+        x, y, low, high = (list(column) for column in zip(*spreads))
+        ax.errorbar(x, y, yerr=error_lengths(y, low, high), fmt="none", ecolor="0.35", elinewidth=0.7, capsize=0,
+                    zorder=2.5)
     roofs, x_lo, x_hi = _draw_roofs(ax, p, points)
     y_top = _draw_peaks(ax, p, x_hi)
     y_lo = 10 ** math.floor(math.log10(min(y for *_, y in points) / 2))
@@ -185,12 +208,15 @@ def draw_predicted_vs_measured(validation, ax=None, label_worst=4):
 
     Log-log, with the line y = x and a ±10 % band around it; points coloured
     by runtime (``RUNTIME_COLORS``); the ``label_worst`` points of largest
-    relative error are labelled with their variant.
+    relative error are labelled with their variant. Each measured time has a
+    horizontal error bar over its interquartile range (median ± IQR / 2)
+    where ``validation`` holds measured_ms_iqr.
 
     Args:
         validation: a DataFrame with runtime, variant, measured_ms and
-            predicted_ms (``analysis.roofline.latency_model_study``'s second
-            result).
+            predicted_ms, and for the error bars measured_ms_iqr
+            (``analysis.speed.study.latency_fit_study``'s second result, or
+            the shipped ``latency_fit_validation``).
         ax: the Axes to draw into; a new figure if None.
         label_worst: how many of the worst points to label (0: none).
 
@@ -217,6 +243,10 @@ def draw_predicted_vs_measured(validation, ax=None, label_worst=4):
         color = RUNTIME_COLORS.get(runtime, EXTRA_COLORS[i % len(EXTRA_COLORS)])
         ax.scatter(group["measured_ms"], group["predicted_ms"], s=36, color=color, edgecolor="white",
                    linewidth=0.5, zorder=3, label=runtime)
+        spread = iqr_errors(group, "measured_ms")
+        if spread is not None:
+            ax.errorbar(group["measured_ms"], group["predicted_ms"], xerr=spread, fmt="none", ecolor=color,
+                        elinewidth=0.8, alpha=0.7, zorder=2.5)
     error = (rows["predicted_ms"] / rows["measured_ms"] - 1.0).abs()
     for index in error.nlargest(max(int(label_worst), 0)).index:
         row = rows.loc[index]
@@ -249,8 +279,10 @@ def draw_latency_terms(terms, ax=None, title=None):
 
     Args:
         terms: a DataFrame indexed by runtime with one column (ms) per key of
-            ``LATENCY_TERMS`` and measured_ms (``analysis.roofline.predicted_terms``);
-            the measured time is drawn as a black tick on each bar.
+            ``LATENCY_TERMS`` and measured_ms (``analysis.speed.latency_fit.predicted_terms``);
+            the measured time is drawn as a black tick on each bar, with an
+            error bar over its interquartile range (median ± IQR / 2) where
+            ``terms`` holds measured_ms_iqr.
         ax: the Axes to draw into; a new figure if None.
         title: the Axes title (left aligned), if given.
 
@@ -270,6 +302,10 @@ def draw_latency_terms(terms, ax=None, title=None):
         left += widths
     ax.scatter(terms.loc[runtimes, "measured_ms"], runtimes, marker="|", s=600, color="black", zorder=3,
                label="measured")
+    spread = iqr_errors(terms.loc[runtimes], "measured_ms")
+    if spread is not None:
+        ax.errorbar(terms.loc[runtimes, "measured_ms"].astype(float), runtimes, xerr=spread, fmt="none",
+                    ecolor="black", elinewidth=1.0, capsize=4, zorder=3)
     ax.set_xlabel("predicted latency, ms (batch 1)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3, fontsize=8, frameon=False)
     if title:

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import matplotlib as mpl
+import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
@@ -37,7 +38,10 @@ LAYER_TYPE_COLORS = {
 MODEL_COLORS = {"VGG16": "#d55e00", "MobileNet": "#029e73"}
 PALETTE = "colorblind"
 
+# Saved PNGs are at least MIN_PNG_WIDTH_PX wide (the README's gallery shows them at that width):
+# a figure narrower than MIN_PNG_WIDTH_PX / PNG_DPI inches is saved at a higher dpi.
 PNG_DPI = 150
+MIN_PNG_WIDTH_PX = 1600
 FIGURE_FORMATS = ("png", "svg")
 # A fixed salt makes the ids inside an SVG the same on every run.
 _SVG_RC = {"svg.hashsalt": "vgg-mobilenet-suite"}
@@ -60,8 +64,17 @@ def layer_color(layer_type):
     return LAYER_TYPE_COLORS.get(layer_type, LAYER_TYPE_COLORS["other"])
 
 
+def png_dpi(fig):
+    """The dpi at which ``fig`` saves a PNG of at least ``MIN_PNG_WIDTH_PX`` pixels: ``PNG_DPI``, or
+    more for a narrow figure (its width as drawn: ``bbox_inches="tight"`` crops to the artists)."""
+    fig.canvas.draw()  # the tight box needs a drawn figure
+    width_in = fig.get_tightbbox(fig.canvas.get_renderer()).width
+    return max(PNG_DPI, int(np.ceil(MIN_PNG_WIDTH_PX / max(width_in, 1e-3))) + 1)
+
+
 def save_fig(fig, name, directory=None):
-    """Save ``fig`` as ``<name>.png`` (150 dpi) and ``<name>.svg``.
+    """Save ``fig`` as ``<name>.png`` (``PNG_DPI``, or more so that it is at least
+    ``MIN_PNG_WIDTH_PX`` pixels wide) and ``<name>.svg``.
 
     Args:
         fig: a matplotlib Figure.
@@ -85,11 +98,12 @@ def save_fig(fig, name, directory=None):
     directory = Path(paths.FIGURES_DIR if directory is None else directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
+    dpi = png_dpi(fig)
     with mpl.rc_context(_SVG_RC):
         for fmt in FIGURE_FORMATS:
             path = directory / f"{name}.{fmt}"
             metadata = {"Date": None} if fmt == "svg" else None
-            fig.savefig(path, format=fmt, dpi=PNG_DPI, bbox_inches="tight", metadata=metadata)
+            fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
             written.append(path)
     return written
 
@@ -127,3 +141,53 @@ def check_rows(frame, columns, argument, what):
     check_columns(frame, columns, argument, what)
     if frame.empty:
         raise BadInput(f"{argument} must be {what} with at least one row. Received an empty table")
+
+
+# --- error bars of timings ------------------------------------------------------------------------
+#
+# Every timing figure draws the spread of its times as error bars from the first to the third
+# quartile. A table names them, for a time column ``c`` (ms): ``c_q1`` and ``c_q3`` where both
+# quartiles are known; else ``c_iqr``, the interquartile range, drawn as ``c ± c_iqr / 2`` (the
+# quartiles themselves are not kept, so the bar is centred on the median); a latency row's own
+# ``iqr_ms`` (per call) serves ``median_ms``, and ``iqr_ms / batch`` serves ``ms_per_image``.
+
+
+def quartiles(frame, column):
+    """(q1, q3) of the time ``column`` of ``frame`` as float arrays (NaN where unknown), or None
+    where ``frame`` holds no spread for it (see the rules above)."""
+    values = frame[column].astype(float).to_numpy()
+    if f"{column}_q1" in frame and f"{column}_q3" in frame:
+        return frame[f"{column}_q1"].astype(float).to_numpy(), frame[f"{column}_q3"].astype(float).to_numpy()
+    if f"{column}_iqr" in frame:
+        iqr = frame[f"{column}_iqr"].astype(float).to_numpy()
+    elif column == "median_ms" and "iqr_ms" in frame:
+        iqr = frame["iqr_ms"].astype(float).to_numpy()
+    elif column == "ms_per_image" and "iqr_ms" in frame and "batch" in frame:
+        iqr = frame["iqr_ms"].astype(float).to_numpy() / frame["batch"].astype(float).to_numpy()
+    else:
+        return None
+    return values - iqr / 2, values + iqr / 2
+
+
+def error_lengths(values, low, high):
+    """The (below, above) lengths of error bars from ``low`` to ``high`` around ``values``, as
+    matplotlib's ``yerr``/``xerr`` takes them: a 2 x n array, 0 where a bound is unknown."""
+    values = np.asarray(values, dtype=float)
+    below = np.nan_to_num(values - np.asarray(low, dtype=float), nan=0.0)
+    above = np.nan_to_num(np.asarray(high, dtype=float) - values, nan=0.0)
+    return np.vstack([np.clip(below, 0, None), np.clip(above, 0, None)])
+
+
+def iqr_errors(frame, column):
+    """``error_lengths`` of the time ``column`` from its quartiles (``quartiles``), or None."""
+    bounds = quartiles(frame, column)
+    return None if bounds is None else error_lengths(frame[column], *bounds)
+
+
+def ratio_bounds(numerator, denominator):
+    """The ratio of quartiles of two times: (num q1 / den q3, num q3 / den q1), each argument a
+    (q1, q3) pair of arrays. The widest the ratio of two times within their quartiles can be;
+    a denominator whose q1 is not positive gives an unbounded (infinite) upper end."""
+    (n1, n3), (d1, d3) = ([np.asarray(a, dtype=float) for a in pair] for pair in (numerator, denominator))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return n1 / d3, np.where(d1 > 0, n3 / d1, np.inf)

@@ -3,6 +3,11 @@
 Accuracies are in % (top-1), costs as the table holds them (MACs or
 parameters in millions, latency in ms per image); the Pareto front is
 ``analysis.accuracy.tradeoffs.pareto_front`` (lower cost, higher accuracy).
+
+A cost that is a measured time is drawn with its spread: where the table holds the quartiles or
+the interquartile range of the x column (``<x>_q1`` and ``<x>_q3``, or ``<x>_iqr``; for
+``ms_per_image``, also a latency row's ``iqr_ms`` / batch), each point has a horizontal error bar
+from q1 to q3, the IQR centred on the median (``analysis.plots.style.quartiles``).
 """
 
 import numbers
@@ -16,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from analysis.accuracy.tradeoffs import pareto_front
 from analysis.errors import BadInput
-from analysis.plots.style import MODEL_COLORS, check_columns, model_color
+from analysis.plots.style import MODEL_COLORS, check_columns, iqr_errors, model_color
 from analysis.variants import Variant
 
 
@@ -84,7 +89,8 @@ DEPLOYED_STYLE = TradeoffStyle(hue="network", shape="precision", markers={"fp32"
 def draw_deployed_tradeoff(points, title=None, ylabel="held-out top-1 (%)"):
     """Held-out accuracy (%) against ms per image for every deployed configuration of each
     network (``deployed_points``), coloured by network, marked by precision, the Pareto
-    front over all of them ringed and named. Returns the Figure."""
+    front over all of them ringed and named; the latency's interquartile range
+    (``ms_per_image_iqr``) as horizontal error bars. Returns the Figure."""
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     draw_tradeoff(points, "ms_per_image", "accuracy_%", style=DEPLOYED_STYLE, ax=ax)
     ax.set(xlabel="ms per image, batch 1 (log)", ylabel=ylabel)
@@ -123,6 +129,10 @@ def _draw_groups(ax, rows, x, y, style, marker_of):
         color = colors[group]
         if style.connect and len(part) > 1:
             ax.plot(part[x], part[y], color=color, linewidth=1.0, alpha=0.6, zorder=2)
+        spread = iqr_errors(part, x)
+        if spread is not None:
+            ax.errorbar(part[x], part[y], xerr=spread, fmt="none", ecolor=color, elinewidth=0.9, alpha=0.75,
+                        capsize=2, zorder=2.5)
         shapes = list(part[style.shape]) if style.shape is not None else [None] * len(part)
         for (_, row), value in zip(part.iterrows(), shapes):
             ax.scatter(row[x], row[y], s=46, marker=marker_of(value), color=color, edgecolor="white",
@@ -178,7 +188,9 @@ def _plain_log_ticks(ax, values):
 def draw_tradeoff(table, x, y, style=None, ax=None, legend="best"):
     """Accuracy (or any benefit) against a cost, one point per row of ``table``.
 
-    Rows with a missing ``x`` or ``y`` are left out. Points are coloured by
+    Rows with a missing ``x`` or ``y`` are left out. Where ``x`` is a time with
+    its spread in the table (``<x>_iqr``, ``<x>_q1``/``<x>_q3``), each point has a
+    horizontal error bar over the interquartile range. Points are coloured by
     ``style.hue`` and marked by ``style.shape``; with ``style.pareto``, the
     Pareto front (the points that no other point beats on both lower ``x`` and
     higher ``y``, ``analysis.accuracy.tradeoffs.pareto_front``) is ringed and

@@ -165,7 +165,8 @@ def row_features(measurements):
 def predicted_terms(measurements, variant):
     """How the latency fit on every row (``fit_by_runtime``) splits ``variant``'s time on each
     runtime and precision: a DataFrame, one row per configuration (``litert``, ``litert int8``),
-    one column per term (ms), and measured_ms."""
+    one column per term (ms), measured_ms and its interquartile range measured_ms_iqr (NaN where the
+    measurements have no iqr_ms)."""
     rows = {}
     named = measurements.assign(configuration=configurations(measurements))
     for name, fit in fit_by_runtime(measurements).items():
@@ -173,7 +174,8 @@ def predicted_terms(measurements, variant):
         if row.empty:
             raise BadInput(f"No measurement of {variant.label!r} on {name}. Received variants "
                            f"{sorted(measurements['variant'].unique())}")
-        rows[name] = {**fit.terms(row_features(row)[0]), "measured_ms": float(row["median_ms"].iloc[0])}
+        rows[name] = {**fit.terms(row_features(row)[0]), "measured_ms": float(row["median_ms"].iloc[0]),
+                      "measured_ms_iqr": float(row["iqr_ms"].iloc[0]) if "iqr_ms" in row else float("nan")}
     return pd.DataFrame(rows).T
 
 

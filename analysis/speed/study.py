@@ -85,7 +85,8 @@ def latency_fit_study(profile, runtimes=("keras", "xla", "litert"), variants=Non
         validation = validate_latency_fit(
             list(validated["variant"]), row_features(validated), list(validated["median_ms"]),
             configuration(runtime, precision), calibration=(row_features(extra), list(extra["median_ms"])))
-        validations.append(validation.assign(runtime=runtime, precision=precision))
+        validations.append(validation.assign(runtime=runtime, precision=precision,
+                                             measured_ms_iqr=list(validated["iqr_ms"])))
     return measurements, pd.concat(validations, ignore_index=True)
 
 
