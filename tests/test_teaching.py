@@ -8,8 +8,8 @@ import pytest
 
 from analysis.cost.attribution import attribution, attribution_ratios, head_body, split_parts
 from analysis.cost.cs231n import cs231n_rows, our_layer_names, recount, recount_totals
-from analysis.cost.memory import OPTIMIZER_SLOTS, training_memory, training_memory_table
-from analysis.cost.sliding import dense_vgg16, map_side, score_map
+from analysis.cost.memory import training_memory, training_memory_table
+from analysis.cost.sliding import dense_vgg16, map_side, score_map, score_map_table
 from nets.backend import keras
 
 # ---------------------------------------------------------------- closed forms, worked out here
@@ -167,6 +167,16 @@ def test_dense_evaluation_macs_are_the_closed_form(dense384, vgg16_model):
     assert result["separate_macs"] == positions * crop
     assert result["macs_saved"] == positions * crop - dense
     assert result["speedup"] == pytest.approx(positions * crop / dense)
+
+
+def test_score_map_table_starts_from_the_224_network():
+    table = score_map_table(resolutions=(224, 256))
+    assert table["score_map_shape"].tolist() == [(1, 1, 1000), (2, 2, 1000)]
+    assert table["crops"].tolist() == [1, 4]
+    first = table.iloc[0]
+    assert first["macs"] == first["crop_macs"] == vgg_body_macs(224) + VGG_HEAD_MACS_PER_POSITION
+    assert first["macs_saved"] == 0
+    assert table.iloc[1]["macs"] == vgg_body_macs(256) + 4 * VGG_HEAD_MACS_PER_POSITION
 
 
 def test_score_map_refuses_a_resolution_below_224():

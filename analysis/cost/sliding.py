@@ -24,6 +24,8 @@ MACs are multiply-adds (FLOPs = 2 x MACs), counted by
 ``analysis.cost.layer_table``, for one image of each size.
 """
 
+import pandas as pd
+
 from analysis.cost.attribution import split_parts
 from analysis.cost.table import layer_table
 from analysis.variants import Variant
@@ -94,6 +96,17 @@ def score_map(resolution=384, num_classes=1000, model=None, crop_model=None):
         "speedup": crops * crop_macs / macs,
         "macs_ratio": macs / crop_macs,
     }
+
+
+def score_map_table(resolutions=(224, 256, 320, 384, 448), num_classes=1000):
+    """``score_map`` at each of ``resolutions``, one row each (the 224 network built once).
+
+    Returns:
+        A ``pandas.DataFrame`` with the keys of ``score_map`` as columns.
+    """
+    crop_model = Variant("vgg16", num_classes=num_classes).build()
+    rows = [score_map(r, num_classes, crop_model=crop_model) for r in resolutions]
+    return pd.DataFrame(rows)
 
 
 def _checked_resolution(resolution):
