@@ -19,6 +19,7 @@ what it returns with ``save_fig``.
 """
 
 from analysis.plots.architecture import draw_architecture
+from analysis.plots.convolution import KIND_COLORS, convolution_kinds_counts, draw_convolution_kinds, draw_depthwise_step
 from analysis.plots.cost import (
     KERNEL_COLORS,
     ROLE_ORDER,
@@ -71,3 +72,4 @@ __all__ = ["ALPHA_COLORS", "DEPLOYED_STYLE", "draw_deployed_tradeoff", "FIGURE_F
            "draw_params_per_block", "draw_predicted_vs_measured", "draw_role_shares", "draw_roofline",
            "draw_separable_ratio", "draw_speed_ratio", "draw_tradeoff", "draw_tradeoff_panels", "layer_color",
            "model_color", "save_fig", "set_style"]
+__all__ += ["KIND_COLORS", "convolution_kinds_counts", "draw_convolution_kinds", "draw_depthwise_step"]
