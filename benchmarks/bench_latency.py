@@ -159,7 +159,7 @@ def main(argv=None):
     if not args.quick:
         command = "python benchmarks/bench_latency.py " + " ".join(argv if argv is not None else sys.argv[1:])
         shipped.write_results("latency_study", measurements, command.strip(), threads=threads,
-                              peaks=profile.peaks, bandwidth_gbs=profile.bandwidth_gbs)
+                              peaks=profile.peaks, bandwidth_gbs=profile.bandwidth_gbs, profile=profile.to_dict())
         shipped.write_results("latency_fit_validation", validation, command.strip(), threads=threads)
 
     vgg = measurements[measurements["variant"] == "VGG16"]

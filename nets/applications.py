@@ -71,7 +71,8 @@ def check_resolution(name, resolution):
     return checks.positive_int("resolution", resolution, minimum=minimum)
 
 
-def build_application(name, resolution=None, num_classes=1000, include_top=True, alpha=None):
+def build_application(name, resolution=None, num_classes=1000, include_top=True, alpha=None,
+                      classifier_activation="softmax"):
     """The ``keras.Model`` of the keras.applications builder ``name``, with random weights.
 
     Args:
@@ -80,6 +81,7 @@ def build_application(name, resolution=None, num_classes=1000, include_top=True,
         num_classes: classes of the classifier (default 1000).
         include_top: build the classifier (default True).
         alpha: width multiplier, for the MobileNets only (default 1.0).
+        classifier_activation: ``"softmax"`` (Keras' default) or None for logits.
     """
     from nets.backend import keras
 
@@ -92,4 +94,4 @@ def build_application(name, resolution=None, num_classes=1000, include_top=True,
         options["alpha"] = checks.positive_number("alpha", alpha)
     builder = getattr(keras.applications, name)
     return builder(weights=None, input_shape=(resolution, resolution, 3), classes=num_classes,
-                   include_top=include_top, **options)
+                   include_top=include_top, classifier_activation=classifier_activation, **options)

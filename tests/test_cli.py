@@ -63,7 +63,7 @@ def test_count_text_formats(capsys, fmt):
         (["count", "mobilenet", "--alpha", "wide"], "'wide'"),
         (["count", "mobilenet", "--resolution", "16"], "resolution=16"),
         (["count", "mobilenet", "--num-classes", "0"], "num_classes=0"),
-        (["count", "vgg16", "--alpha", "0.5"], "alpha applies to mobilenet only"),
+        (["count", "vgg16", "--alpha", "0.5"], "alpha does not apply to vgg16 (it applies to mobilenet"),
         (["count", "vgg16", "--format", "yaml"], "invalid choice: 'yaml'"),
     ],
 )

@@ -76,8 +76,8 @@ def test_options_reach_the_builder():
 
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"network": "resnet50"}, "network='resnet50'"),
-    ({"network": "vgg16", "alpha": 0.5}, "alpha applies to mobilenet only"),
-    ({"network": "mobilenet", "fc_units": 8}, "fc_units applies to vgg16 only"),
+    ({"network": "vgg16", "alpha": 0.5}, "alpha does not apply to vgg16 (it applies to mobilenet"),
+    ({"network": "mobilenet", "fc_units": 8}, "fc_units does not apply to mobilenet (it applies to vgg16)"),
     ({"network": "mobilenet", "alpha": float("inf")}, "alpha=inf"),
     ({"network": "mobilenet", "alpha": float("nan")}, "alpha=nan"),
     ({"network": "mobilenet", "alpha": 0.01}, "first convolution would have no filters"),
@@ -102,7 +102,7 @@ def test_bad_labels_are_bad_input(label):
 def test_from_options_drops_only_inapplicable_options_when_asked():
     options = {"alpha": 0.5, "num_classes": 10, "shallow": None}
     assert Variant.from_options("vgg16", options, only_applicable=True) == Variant("vgg16", num_classes=10)
-    with pytest.raises(BadInput, match="alpha applies to mobilenet only"):
+    with pytest.raises(BadInput, match=r"alpha does not apply to vgg16 \(it applies to mobilenet"):
         Variant.from_options("vgg16", options)
     assert Variant.from_options("MobileNet 0.25/128", {"num_classes": 10}) == Variant(
         "mobilenet", alpha=0.25, resolution=128, num_classes=10)

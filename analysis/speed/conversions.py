@@ -101,7 +101,7 @@ def _version(distribution):
 def artifact_key(variant, runtime, precision, calibration=None, weights=ANY_WEIGHTS, batch=None):
     """The cache key of a converted copy: what it was made from, and by which converter version."""
     check_precision(runtime, precision)
-    parts = [variant.label, runtime, precision if precision == "int8" else "float",
+    parts = [variant.fingerprint(), runtime, precision if precision == "int8" else "float",
              f"{_CONVERTERS[runtime]} {_version(_CONVERTERS[runtime])}", f"weights {weights}"]
     if precision == "int8":
         parts += [f"calibration {calibration.digest}", f"{_QUANTIZERS[runtime]} {_version(_QUANTIZERS[runtime])}"]
@@ -129,7 +129,7 @@ def converted(variant, runtime, precision, model, batch=1, calibration=None, wei
         calibration = calibration_set(variant)
     cache_dir = Path(paths.CACHE_DIR if cache_dir is None else cache_dir)
     key = artifact_key(variant, runtime, precision, calibration, weights, batch)
-    folder = cache_dir / f"{variant.network}-{runtime}-{precision if precision == 'int8' else 'float'}-{key}"
+    folder = cache_dir / f"{variant.slug[:60]}-{runtime}-{precision if precision == 'int8' else 'float'}-{key}"
     path = folder / _FILES[runtime]
     if path.is_file():
         return path
