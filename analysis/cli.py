@@ -1,8 +1,10 @@
-"""The command line: ``python -m analysis count|compare|machine|bench|train|report ...``.
+"""The command line: ``python -m analysis count|compare|machine|bench|predict|train|report ...``.
 
 Every subcommand calls the same functions as the notebooks. A network is
-named as ``vgg16`` or ``mobilenet`` with options (``--alpha 0.5``), or by a
-variant label (``"MobileNet 0.5/160"``).
+named as ``vgg16`` or ``mobilenet`` with options (``--alpha 0.5``), by a
+variant label (``"MobileNet 0.5/160"``), as any keras.applications builder
+(``keras:ResNet50``, random weights) or as a saved model file (``.keras``,
+or an ``.h5`` holding a whole model; loaded in safe mode unless ``--unsafe``).
 
 Errors: bad input (``analysis.errors.BadInput``) prints one line and exits
 with status 2; work that failed on valid input (``Failed``) prints one line
@@ -28,7 +30,7 @@ from nets import NETWORK_NAMES, checks
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROG = "python -m analysis"
 DEBUG_FLAG = "--debug"
-VARIANT_OPTIONS = ("alpha", "resolution", "num_classes", "depth_multiplier", "conv", "shallow")
+VARIANT_OPTIONS = ("alpha", "resolution", "num_classes", "depth_multiplier", "conv", "shallow", "unsafe")
 
 
 class UsageError(BadInput):
@@ -65,18 +67,22 @@ def _integers(text):
 
 def _add_variant_options(parser):
     group = parser.add_argument_group("variant options")
-    group.add_argument("--alpha", type=_number, help="MobileNet width multiplier (default 1.0)")
-    group.add_argument("--resolution", type=_integer, help="input size in pixels (default 224)")
+    group.add_argument("--alpha", type=_number, help="MobileNet (and keras:MobileNet*) width multiplier (default 1.0)")
+    group.add_argument("--resolution", type=_integer,
+                       help="input size in pixels (default 224, or the keras.applications builder's)")
     group.add_argument("--num-classes", type=_integer, help="classes (default 1000)")
     group.add_argument("--depth-multiplier", type=_integer, help="MobileNet depthwise multiplier (default 1)")
     group.add_argument("--conv", action="store_const", const=True,
                        help="MobileNet with full 3x3 convolutions (Conv MobileNet)")
     group.add_argument("--shallow", action="store_const", const=True,
                        help="MobileNet without the five 14x14x512 blocks")
+    group.add_argument("--unsafe", action="store_const", const=True,
+                       help="let a model file hold serialized code (a Lambda layer), which runs: trusted files only")
 
 
 def _network_help():
-    return f"{' or '.join(NETWORK_NAMES)}, or a variant label such as 'MobileNet 0.5/160'"
+    return (f"{' or '.join(NETWORK_NAMES)}, a variant label such as 'MobileNet 0.5/160', keras:NAME for a "
+            f"keras.applications builder (keras:ResNet50), or a .keras/.h5 model file")
 
 
 def variant_of(args, network, only_applicable=False):
@@ -181,6 +187,20 @@ def cmd_bench(args):
     return render.frame_to_text(shown.round(3), args.format)
 
 
+def cmd_predict(args):
+    """The latency fit's prediction for one network on one runtime and precision, with its terms."""
+    from analysis.speed.predict import predict
+
+    prediction = predict(args.variant, args.runtime, args.precision, progress=args.format != "json")
+    if args.format == "json":
+        return render.to_json(prediction.to_dict())
+    title = (f"# {prediction.variant} on {args.runtime} {args.precision}, batch 1: predicted "
+             f"{prediction.predicted_ms:.2f} ms (roofline bound {prediction.bound_ms:.2f} ms); "
+             f"{prediction.fit_source}")
+    return render.frame_to_text(prediction.table().round(4), args.format,
+                                title=None if args.format == "csv" else title)
+
+
 def cmd_train(args):
     """Train a variant from scratch on a dataset (or resume it); report held-out accuracy and costs."""
     from analysis.accuracy import training
@@ -211,13 +231,20 @@ def cmd_report(args):
     """Execute the notebooks and export notebooks, HTML, figures, tables and an index."""
     from analysis.report.build import build_report, update_gallery
 
+    refreshed = []
+    if args.refresh_results is not None:  # the shipped results first, so that the report shows them
+        from analysis import shipped
+
+        names = None if args.refresh_results == "all" else checks.comma_list("refresh-results", args.refresh_results)
+        refreshed = shipped.refresh(names)
     result = build_report(out_dir=args.out, quick=args.quick, notebooks_dir=args.notebooks)
     gallery = update_gallery(result.out_dir / "figures", args.gallery_dir) if args.gallery else []
     timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.seconds.items())
     return (f"Report written to {result.index} ({len(result.notebooks)} notebooks, "
             f"{len(result.figures)} figures, {len(result.tables)} tables"
             + (f"; {len(gallery)} gallery figures updated)" if gallery else ")")
-            + f"\nNotebooks took {sum(result.seconds.values()):.0f} s: {timings}")
+            + f"\nNotebooks took {sum(result.seconds.values()):.0f} s: {timings}"
+            + (f"\nShipped results refreshed: {', '.join(sorted({p.stem for p in refreshed}))}" if refreshed else ""))
 
 
 def _network_command(commands, name, help_text, run):
@@ -261,6 +288,12 @@ def build_parser():
     bench.add_argument("--threads", type=_integer, default=None, help="threads (default: all cores)")
     bench.add_argument("--repeats", type=_integer, default=20, help="timed runs per measurement (default 20)")
     bench.add_argument("--format", choices=render.FORMATS, default="table")
+
+    predict = _network_command(commands, "predict", "the latency fit's prediction for a network, with its terms",
+                               cmd_predict)
+    predict.add_argument("--runtime", default="litert", help=f"one of {', '.join(RUNTIMES)} (default litert)")
+    predict.add_argument("--precision", default="fp32", help=f"one of {', '.join(PRECISIONS)} (default fp32)")
+    predict.add_argument("--format", choices=render.FORMATS, default="table")
 
     train = _network_command(commands, "train", "train a variant from scratch and record its accuracy", cmd_train)
     train.add_argument("--dataset", default="digits", help="digits, folder:PATH or tfds:NAME (default digits)")
@@ -306,6 +339,10 @@ def build_parser():
     report.add_argument("--gallery", action="store_true",
                         help="also refresh the README's gallery (docs/gallery/) from the new figures")
     report.add_argument("--gallery-dir", default=None, help="where --gallery writes (default docs/gallery/)")
+    report.add_argument("--refresh-results", nargs="?", const="all", default=None, metavar="NAMES",
+                        help="first rerun the long measurements and rewrite the shipped results (analysis/data/"
+                             "results/; hours): all but the GPU's, or the comma-separated NAMES "
+                             "(gpu_latency needs a GPU)")
     report.set_defaults(run=cmd_report)
     return parser
 
@@ -332,6 +369,11 @@ def check_arguments(args):
         args.repeats = checks.positive_int("repeats", args.repeats)
         if args.threads is not None:
             checks.positive_int("threads", args.threads)
+    if args.command == "predict":
+        checks.one_of("runtime", args.runtime, RUNTIMES)
+        checks.one_of("precision", args.precision, PRECISIONS)
+        runtime_precision_pairs([args.runtime], [args.precision])
+        check_installed(args.runtime)
     if args.command == "train":
         args.quantize = checks.comma_list("quantize", args.quantize) if args.quantize else []
         for runtime, _ in deployment_pairs(args.quantize) if args.quantize else []:
