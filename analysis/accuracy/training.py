@@ -54,7 +54,7 @@ from analysis.accuracy.runs import RECOMMENDED  # noqa: F401 (re-exported: noteb
 from analysis.cost.table import summarize
 from analysis.errors import BadInput
 from analysis.speed.latency import measure
-from analysis.variants import FC6_AUTO, NETWORK_DEFAULTS, Variant
+from analysis.variants import FC6_AUTO, Variant
 from nets import checks
 from nets.backend import keras
 
@@ -135,13 +135,28 @@ def sized_for(variant, dataset, small_data=True):
     sized to the last feature map below 224 pixels. With ``small_data``, the options of
     ``SMALL_DATA`` that ``variant`` leaves at their defaults take their small-data values."""
     changes = {"resolution": dataset.image_size, "num_classes": dataset.num_classes, "logits": True}
+    defaults = variant.defaults
+    if variant.kind == "file":  # a saved model keeps its classes and head; only a None input size is set
+        changes = {"resolution": dataset.image_size} if variant.resolution is None else {}
     if small_data:
-        defaults = NETWORK_DEFAULTS[variant.network]
         changes.update({option: value for option, value in SMALL_DATA.get(variant.network, {}).items()
                         if getattr(variant, option) == defaults[option]})
     if variant.network == "vgg16" and dataset.image_size < VGG16_FULL_HEAD_RESOLUTION:
         changes["fc6_kernel_size"] = FC6_AUTO
     return variant.replace(**changes)
+
+
+def _check_classes(network, variant, num_classes):
+    classes = network.output_shape[-1] if len(network.outputs) == 1 else None
+    if classes != num_classes:
+        raise BadInput(f"{variant.label} gives {classes} outputs; the dataset has {num_classes} classes")
+
+
+def _ends_in_softmax(network):
+    """Whether a (saved) model gives probabilities: its last layer's activation is a softmax."""
+    last = network.layers[-1]
+    activation = getattr(last, "activation", None)
+    return type(last).__name__ == "Softmax" or getattr(activation, "__name__", "") == "softmax"
 
 
 def train(variant, dataset="digits", *, epochs=None, batch_size=32, learning_rate=None, patience=None,
@@ -278,10 +293,11 @@ def _train(variant, data, settings, strategy_name, strategy, devices, cluster, r
     train_data, steps = training_data(strategy, x_fit, y_fit, batch_size, seed, settings["augment"], epoch)
     with strategy.scope():
         network = trained.build()
+        _check_classes(network, trained, data.num_classes)
         schedule = keras.optimizers.schedules.CosineDecay(settings["learning_rate"],
                                                           decay_steps=settings["epochs"] * steps)
         network.compile(optimizer=keras.optimizers.Adam(schedule),
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not _ends_in_softmax(network)),
                         metrics=["accuracy"])
         network.optimizer.build(network.trainable_variables)
     if strategy_name == "multiworker":
