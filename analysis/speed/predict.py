@@ -132,3 +132,40 @@ def predict(variant, runtime, precision="fp32", batch=1, progress=True, study=No
     return Prediction(variant=variant.label, runtime=runtime, precision=precision, batch=batch,
                       predicted_ms=float(sum(terms.values())), bound_ms=network_bound_ms(bounds),
                       terms={k: float(v) for k, v in terms.items()}, fit_source=source)
+
+
+# keras.applications networks that no latency fit has seen: inverted residuals, residual adds,
+# squeeze-and-excitation, dense concatenation and separable convolutions.
+UNSEEN_NETWORKS = ("keras:MobileNetV2", "keras:ResNet50", "keras:EfficientNetB0", "keras:DenseNet121",
+                   "keras:Xception")
+
+
+def validate_predictions(variants=None, runtimes=("keras", "litert", "openvino"), precision="fp32", study=None,
+                         threads=None, repeats=30, rounds=3, progress=True):
+    """Each variant measured end to end on each runtime and predicted by the latency fit of the study.
+
+    Args:
+        variants: ``Variant`` values (default ``UNSEEN_NETWORKS``), none of them in the study.
+        study: the latency study to fit on (default: this machine's last, as ``predict``).
+
+    Returns:
+        A DataFrame: variant, runtime, precision, measured_ms, measured_ms_iqr, predicted_ms,
+        error (predicted / measured - 1) and one ``term_<name>`` column per term of the prediction (ms).
+    """
+    from analysis.speed.latency import benchmark
+    from analysis.variants import Variant
+
+    variants = list(variants or [Variant(name) for name in UNSEEN_NETWORKS])
+    models = {variant: variant.build() for variant in variants}
+    rows = []
+    for runtime in runtimes:
+        measured = benchmark(variants, (runtime,), (1,), threads, repeats, progress=progress, rounds=rounds,
+                             models=models, precisions=(precision,))
+        for variant, (_, row) in zip(variants, measured.iterrows()):
+            prediction = predict(variant, runtime, precision, progress=progress, study=study)
+            rows.append({"variant": variant.label, "runtime": runtime, "precision": precision,
+                         "measured_ms": row["median_ms"], "measured_ms_iqr": row["iqr_ms"],
+                         "predicted_ms": prediction.predicted_ms,
+                         "error": prediction.predicted_ms / row["median_ms"] - 1.0,
+                         **{f"term_{k}": v for k, v in prediction.terms.items()}})
+    return pd.DataFrame(rows)
