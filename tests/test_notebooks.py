@@ -33,21 +33,33 @@ def test_notebook_shape(path):
     assert not any(re.search(r"""['"]/(home|root|tmp|work|mnt|Users|opt)/""", c.source) for c in code)
 
 
-def test_clean_strips_volatile_metadata_and_timing_outputs():
+def test_clean_strips_volatile_metadata_and_solution_outputs():
     notebook = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL, "widgets": {"x": 1},
                                                   "language_info": {"name": "python", "version": "3.11.7"}})
     timed = nbformat.v4.new_code_cell("t = measure()", metadata={"tags": ["timing"], "ExecuteTime": {"end_time": "2026-01-01"}})
     timed.outputs = [nbformat.v4.new_output("stream", text="12.3 ms")]
+    solved = nbformat.v4.new_code_cell("answer()", metadata={"tags": ["solution"]})
+    solved.outputs = [nbformat.v4.new_output("stream", text="42")]
     kept = nbformat.v4.new_code_cell("1 + 1", metadata={"collapsed": True, "tags": ["x"]})
     kept.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=7)]
-    notebook.cells = [timed, kept]
+    notebook.cells = [timed, solved, kept]
     assert notebooks.problems(notebook)
     cleaned = notebooks.clean(notebook)
     assert cleaned.metadata == {"kernelspec": KERNEL, "language_info": {"name": "python"}}
-    assert timed.outputs == [] and timed.metadata == {"tags": ["timing"]}
-    assert kept.metadata == {"tags": ["x"]} and kept.execution_count == 2
-    assert kept.outputs[0]["execution_count"] == 2
+    assert timed.outputs[0]["text"] == "12.3 ms" and timed.metadata == {"tags": ["timing"]}
+    assert solved.outputs == []
+    assert kept.metadata == {"tags": ["x"]} and kept.execution_count == 3
+    assert kept.outputs[0]["execution_count"] == 3
     assert notebooks.problems(cleaned) == []
+
+
+def test_a_figure_cell_without_its_image_is_a_problem():
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
+    drawn = nbformat.v4.new_code_cell("saved = analysis.plots.save_fig(fig, 'x')", execution_count=1)
+    notebook.cells = [drawn]
+    assert notebooks.problems(notebook) == ["cell 0: draws a figure (save_fig) but its image is not among its outputs"]
+    drawn.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"})]
+    assert notebooks.problems(notebook) == []
 
 
 def test_definitions_are_found():

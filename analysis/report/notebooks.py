@@ -7,7 +7,13 @@ no volatile metadata and no timing output:
 - cell metadata keeps ``tags`` and ``jupyter`` (collapsed solutions) only;
 - execution counts are renumbered 1, 2, 3, ... over the code cells (nbval
   treats a cell without a count as never run), and output metadata emptied;
-- cells tagged ``timing`` lose their outputs (timings differ on every run).
+- cells tagged ``solution`` lose their outputs: an exercise's answer is given
+  in prose below it (a collapsed ``<details>``), so the reader can try first.
+
+Cells tagged ``timing`` keep their outputs, so that a reader on the
+repository page sees every figure and table: they are the QUICK run's
+measurements, and nbval never compares them (only cells marked
+``# NBVAL_CHECK_OUTPUT`` are compared).
 
 ``python -m analysis.report.notebooks [NOTEBOOK ...]`` cleans in place (all of
 notebooks/ by default); ``--check`` only reports what is not clean.
@@ -22,6 +28,8 @@ import nbformat
 from analysis import paths
 
 TIMING_TAG = "timing"
+SOLUTION_TAG = "solution"
+FIGURE_CALL = "save_fig("  # every figure a notebook draws is saved, and shown, by analysis.plots.save_fig
 KEPT_CELL_METADATA = ("tags", "jupyter")
 
 
@@ -38,7 +46,7 @@ def clean(notebook):
             continue
         count += 1
         cell.execution_count = count
-        if TIMING_TAG in cell.metadata.get("tags", []):
+        if SOLUTION_TAG in cell.metadata.get("tags", []):
             cell.outputs = []
         for output in cell.outputs:
             if "execution_count" in output:
@@ -63,8 +71,10 @@ def problems(notebook):
         count += 1
         if cell.get("execution_count") != count:
             found.append(f"cell {index}: execution count {cell.get('execution_count')}, not {count} (run order)")
-        if TIMING_TAG in cell.metadata.get("tags", []) and cell.outputs:
-            found.append(f"cell {index}: timing output committed")
+        if SOLUTION_TAG in cell.metadata.get("tags", []) and cell.outputs:
+            found.append(f"cell {index}: a solution's output is committed (give the answer in prose)")
+        if FIGURE_CALL in cell.source and not any("image/png" in o.get("data", {}) for o in cell.outputs):
+            found.append(f"cell {index}: draws a figure (save_fig) but its image is not among its outputs")
         found += [f"cell {index}: {name}" for name in definitions(cell.source)]
     return found
 
