@@ -1,11 +1,12 @@
 """GPU latency on Keras 3's PyTorch backend (a machine with PyTorch but no TensorFlow).
 
-    KERAS_BACKEND=torch python benchmarks/bench_gpu.py [--out analysis/data/gpu_latency.csv] [--quick]
+    KERAS_BACKEND=torch python benchmarks/bench_gpu.py [--out FILE.csv] [--quick]
 
 Runs the same ``analysis.speed.latency.benchmark`` as ``python -m analysis bench``,
 runtime ``torch``, float32, on the GPU PyTorch sees (else the CPU), and
-writes one CSV row per (variant, batch) with the device and versions. Notebook
-04 shows the file when it is present.
+writes one CSV row per (variant, batch) with the device and versions: by
+default (not with ``--quick``) as the shipped result ``gpu_latency`` (``analysis.shipped``, with the
+machine, date, command and versions), else to ``--out``. Notebook 04 draws it.
 """
 
 import argparse
@@ -16,7 +17,7 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from analysis import atomic, paths  # noqa: E402
+from analysis import atomic, shipped  # noqa: E402
 from analysis.speed import latency  # noqa: E402
 from analysis.variants import Variant  # noqa: E402
 
@@ -26,7 +27,7 @@ VARIANTS = (Variant("vgg16"), Variant("mobilenet"), Variant("mobilenet", alpha=0
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(paths.DATA_DIR / "gpu_latency.csv"))
+    parser.add_argument("--out", default=None, help="a CSV file (default: the shipped result gpu_latency)")
     parser.add_argument("--quick", action="store_true", help="batch 1 and few repeats, for a smoke test")
     args = parser.parse_args(argv)
     import torch
@@ -38,10 +39,17 @@ def main(argv=None):
     table["matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
     table["keras_backend"] = "torch"
     table["python"] = platform.python_version()
-    atomic.write_csv(table, args.out)
+    if args.out:
+        atomic.write_csv(table, args.out)
+        written = args.out
+    elif not args.quick:  # a smoke test ships nothing
+        written = shipped.write_results("gpu_latency", table, "KERAS_BACKEND=torch python benchmarks/bench_gpu.py",
+                                        device=str(table["device"].iloc[0]), repeats=50)
+    else:
+        written = "nowhere (--quick without --out)"
     print(table[["variant", "batch", "median_ms", "iqr_ms", "ms_per_image", "images_per_s", "gflops", "device"]]
           .to_string(index=False))
-    print(f"written to {args.out}")
+    print(f"written to {written}")
 
 
 if __name__ == "__main__":

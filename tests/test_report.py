@@ -1,11 +1,32 @@
 """python -m analysis report: executes notebooks in fresh kernels and exports what they made."""
 
+import json
+import re
+
 import nbformat
+import pandas as pd
 import pytest
 
 from analysis.report import build as report
 from analysis import paths
 from analysis.cli import main
+from analysis import shipped
+from analysis.errors import Failed
+
+
+def _text(page):
+    """The words of an HTML page, tags removed and spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+# VGG16's convolutions (input, output channels) and fully connected layers (inputs, outputs).
+VGG_CONV_CHANNELS = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256), (256, 512),
+                     (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]
+VGG_CONV_SIDES = [224, 224, 112, 112, 56, 56, 56, 28, 28, 28, 14, 14, 14]
+VGG_FC = [(7 * 7 * 512, 4096), (4096, 4096), (4096, 1000)]
+# MobileNet's separable blocks (input channels, output channels, output side): the paper's Table 1.
+MOBILENET_BLOCKS = [(32, 64, 112), (64, 128, 56), (128, 128, 56), (128, 256, 28), (256, 256, 28), (256, 512, 14)] \
+    + [(512, 512, 14)] * 5 + [(512, 1024, 7), (1024, 1024, 7)]
 
 
 def _notebook(path, *code_cells):
@@ -57,6 +78,15 @@ def test_report_writes_notebooks_pages_figures_tables_and_index(notebooks_dir, t
     index = (out / "index.html").read_text()
     for link in ("01_first.html", "01_first.ipynb", "figures/tiny_figure.png", "tables/tiny.csv", "cores"):
         assert link in index
+    # Headline first, then the figures as equal thumbnails linking to their SVG, then the notebooks.
+    assert index.index("Headline results") < index.index("<h2>Figures") < index.index("<h2>Notebooks")
+    assert '<a href="figures/tiny_figure.svg"><img src="figures/tiny_figure.png"' in index
+    assert "aspect-ratio:4/3" in index and "object-fit:contain" in index and "display:grid" in index
+    text = _text(index)
+    assert "01_first ran in" in text
+    # VGG16's parameters in closed form (the paper's configuration D), in millions as the index prints them.
+    vgg_params = sum(9 * m * n + n for m, n in VGG_CONV_CHANNELS) + sum(m * n + n for m, n in VGG_FC)
+    assert f"VGG16 {vgg_params / 1e6:,.2f} M" in text
 
 
 def test_failing_cell_names_notebook_and_cell_and_keeps_earlier_work(notebooks_dir, tmp_path):
@@ -119,6 +149,12 @@ def test_gallery_copies_small_pngs(tmp_path):
         assert image.width == 300
     with pytest.raises(report.ReportError, match="missing .*absent"):
         report.update_gallery(figures, tmp_path / "gallery", names=("absent",))
+    written = report.update_gallery(figures, tmp_path / "gallery", names=("wide",))
+    with Image.open(written[0]) as image:
+        assert image.width == 1600  # the issue's least width
+    Image.new("RGB", (900, 300)).save(figures / "narrow.png")
+    with pytest.raises(report.ReportError, match="narrow.png .900 px"):
+        report.update_gallery(figures, tmp_path / "gallery", names=("wide", "narrow"))
 
 
 def test_a_failed_report_keeps_what_ran_and_its_index_says_what_did_not(notebooks_dir, tmp_path):
@@ -129,9 +165,9 @@ def test_a_failed_report_keeps_what_ran_and_its_index_says_what_did_not(notebook
                             progress=False)
     index = (out / "index.html").read_text()
     assert 'href="01_first.html"' in index and "figures/tiny_figure.png" in index  # what succeeded, usable
-    assert "02_broken: <strong>failed: 02_broken.ipynb, cell 4: RuntimeError: the second cell fails" in index
+    assert "02_broken failed: 02_broken.ipynb, cell 4: RuntimeError: the second cell fails" in _text(index)
     assert 'href="02_broken.ipynb">notebook as far as it ran' in index
-    assert "03_after: <strong>not run</strong>" in index and "Incomplete report" in index
+    assert "03_after not run" in _text(index) and "Incomplete report" in index
     assert not list(out.glob(".*.partial"))
 
 
@@ -151,7 +187,7 @@ def test_an_interrupted_report_says_which_notebook_did_not_finish(notebooks_dir,
                             progress=False)
     index = (out / "index.html").read_text()
     assert 'href="01_first.html"' in index
-    assert "02_broken: <strong>did not finish</strong>" in index and "03_after: <strong>not run</strong>" in index
+    assert "02_broken did not finish" in _text(index) and "03_after not run" in _text(index)
 
 
 def test_a_complete_report_says_nothing_is_missing(notebooks_dir, tmp_path):
@@ -169,3 +205,143 @@ def test_two_reports_do_not_write_one_folder_at_once(notebooks_dir, tmp_path):
         with pytest.raises(Busy, match="Report folder .* is in use by another run"):
             report.build_report(out, names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
     assert not (out / "index.html").exists()
+
+
+# --- the headline ---------------------------------------------------------------------------------
+
+def _latency_rows(rows):
+    """Latency rows from (variant, runtime, precision, batch, median ms, IQR ms)."""
+    frame = pd.DataFrame(rows, columns=["variant", "runtime", "precision", "batch", "median_ms", "iqr_ms"])
+    return frame.assign(ms_per_image=frame["median_ms"] / frame["batch"])
+
+
+def _about(**extra):
+    return {"date": "2026-01-02 03:04 UTC", "cpu": "Test CPU", "cores": 4, "command": "python bench.py", **extra}
+
+
+def test_headline_cost_is_the_closed_form():
+    from analysis.report.headline import cost_headline
+
+    cost = cost_headline()
+    vgg_params = sum(9 * m * n + n for m, n in VGG_CONV_CHANNELS) + sum(m * n + n for m, n in VGG_FC)
+    vgg_macs = sum(side * side * 9 * m * n for side, (m, n) in zip(VGG_CONV_SIDES, VGG_CONV_CHANNELS)) \
+        + sum(m * n for m, n in VGG_FC)
+    mobilenet_macs = 112 * 112 * 27 * 32 + sum(s * s * 9 * c + s * s * c * n for c, n, s in MOBILENET_BLOCKS) \
+        + 1024 * 1000
+    from nets.backend import keras
+
+    mobilenet_params = keras.applications.MobileNet(weights=None).count_params()
+    assert cost.loc["VGG16", "params"] == vgg_params and cost.loc["VGG16", "macs"] == vgg_macs
+    assert cost.loc["MobileNet 1.0/224", "params"] == mobilenet_params
+    assert cost.loc["MobileNet 1.0/224", "macs"] == mobilenet_macs
+    assert cost.loc["VGG16 / MobileNet 1.0/224", "macs"] == pytest.approx(vgg_macs / mobilenet_macs)
+    assert list(cost["flops"]) [:2] == [2 * vgg_macs, 2 * mobilenet_macs]
+
+
+def test_headline_latency_is_the_best_of_the_shipped_results_with_their_machine(tmp_path):
+    from analysis.report.headline import accuracy_headline, latency_headline
+
+    vgg, mobile = "VGG16", "MobileNet 1.0/224"
+    shipped.register("deployment_latency", _latency_rows([
+        (mobile, "keras", "fp32", 1, 10.0, 2.0), (vgg, "keras", "fp32", 1, 100.0, 10.0),
+        (mobile, "litert", "int8", 1, 1.0, 0.2), (vgg, "litert", "int8", 1, 20.0, 1.0)]), _about(), tmp_path)
+    shipped.register("latency_study", _latency_rows([
+        (mobile, "keras", "fp32", 1, 8.0, 1.0), (vgg, "keras", "fp32", 1, 120.0, 5.0),
+        (mobile, "keras", "fp32", 4, 4.0, 1.0), ("MobileNet 0.5/160", "keras", "fp32", 1, 1.0, 0.1)]),
+        _about(date="2026-01-05"), tmp_path)
+    gpu = _latency_rows([(vgg, "torch", "fp32", 1, 7.0, 0.5), (mobile, "torch", "fp32", 1, 21.0, 2.0),
+                         (vgg, "torch", "fp32", 8, 12.0, 4.0)]).drop(columns="precision")
+    shipped.register("gpu_latency", gpu, _about(device="Test GPU"), tmp_path)
+    table, sources = latency_headline(tmp_path)
+    rows = table.set_index("configuration")
+    assert list(rows.index) == ["keras", "litert int8", "torch (GPU)"]
+    # keras: MobileNet's best is the study's 8 ms (IQR 1), VGG16's the deployment run's 100 ms (IQR 10).
+    assert rows.loc["keras", [f"{mobile} ms", f"{mobile} IQR ms", f"{vgg} ms", f"{vgg} IQR ms"]].tolist() == \
+        [8.0, 1.0, 100.0, 10.0]
+    assert rows.loc["keras", f"{mobile} source"] == "latency_study"
+    assert rows.loc["keras", "speed ratio"] == 100.0 / 8.0
+    assert rows.loc["litert int8", "machine"] == "Test CPU (4 cores)"
+    assert rows.loc["torch (GPU)", "machine"] == "Test GPU" and rows.loc["torch (GPU)", f"{vgg} ms"] == 7.0
+    assert set(sources) == {"deployment_latency", "latency_study", "gpu_latency"}
+    assert "2026-01-05" in sources["latency_study"] and "Test CPU (4 cores)" in sources["latency_study"]
+    accuracy, _ = accuracy_headline(tmp_path)
+    # The one published comparison: the MobileNet paper's Table 8 prints VGG16 71.5 % and MobileNet 70.6 %.
+    assert accuracy.set_index("network")["top1_%"].to_dict() == {vgg: 71.5, mobile: 70.6}
+    assert set(accuracy["source"]) == {"MobileNet paper (Howard et al. 2017), Table 8"}
+
+
+# --- refreshing the shipped results ---------------------------------------------------------------
+
+FAKE_BENCHMARK = """
+import sys
+import pandas as pd
+from analysis import shipped
+name = sys.argv[1]
+if name == "fail":
+    sys.exit(3)
+if name == "silent":
+    sys.exit(0)
+if name == "fake_chained":  # reads what the first command of the same refresh wrote
+    frame = pd.DataFrame({"doubled": 2 * shipped.results("fake_first")["value"]})
+else:
+    frame = pd.DataFrame({"value": [1.5, 2.5]})
+shipped.write_results(name, frame, "python bench_fake.py " + name, threads=2)
+"""
+
+
+@pytest.fixture
+def fake_refresh(tmp_path, monkeypatch):
+    root, results = tmp_path / "checkout", tmp_path / "results"
+    (root / "benchmarks").mkdir(parents=True)
+    (root / "benchmarks" / "bench_fake.py").write_text(FAKE_BENCHMARK)
+    results.mkdir()
+    shipped.register("fake_first", pd.DataFrame({"value": [0.0]}), _about(), results)  # the old result
+    shipped.register("fake_chained", pd.DataFrame({"doubled": [0.0]}), _about(), results)
+
+    def jobs(*names):
+        monkeypatch.setattr(shipped, "REFRESHES", tuple(
+            shipped.Refresh((name,), ("benchmarks/bench_fake.py", name)) for name in names))
+
+    return root, results, jobs
+
+
+def test_refresh_rewrites_the_shipped_results_with_provenance(fake_refresh):
+    root, results, jobs = fake_refresh
+    jobs("fake_first", "fake_chained")
+    written = shipped.refresh(progress=False, root=root, directory=results)
+    assert sorted(p.name for p in written) == ["fake_chained.csv", "fake_chained.json", "fake_first.csv",
+                                               "fake_first.json"]
+    first, chained = shipped.results("fake_first", results), shipped.results("fake_chained", results)
+    assert list(first["value"]) == [1.5, 2.5] and list(chained["doubled"]) == [3.0, 5.0]
+    about = json.loads((results / "fake_first.json").read_text())
+    assert about["command"] == "python bench_fake.py fake_first" and about["threads"] == 2
+    assert {"date", "cpu", "cores", "python", "versions"} <= set(about) and about["versions"]["pandas"] == pd.__version__
+    assert sorted(p.name for p in results.iterdir()) == sorted(p.name for p in written)  # no staging left
+
+
+@pytest.mark.parametrize("failing, message", [("fail", "exited with status 3"), ("silent", "did not write silent")])
+def test_a_failed_refresh_leaves_the_shipped_results_as_they_were(fake_refresh, failing, message):
+    root, results, jobs = fake_refresh
+    before = {p.name: p.read_bytes() for p in results.iterdir()}
+    jobs("fake_first", failing)
+    with pytest.raises(Failed, match=message):
+        shipped.refresh(progress=False, root=root, directory=results)
+    assert {p.name: p.read_bytes() for p in results.iterdir()} == before  # old files whole, no staging left
+
+
+def test_refresh_checks_its_names_and_the_report_command_dispatches_to_it(monkeypatch, capsys):
+    with pytest.raises(ValueError, match="names must be shipped results: .*latency_study.*Received names=.'nope'."):
+        shipped.refresh(["nope"], progress=False)
+    assert [job.names for job in shipped._jobs(None)] == [job.names for job in shipped.REFRESHES if not job.gpu]
+    assert main(["report", "--refresh-results", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "nope" in err
+    asked = []
+
+    def stop(names=None, progress=True):
+        asked.append(names)
+        raise Failed("stopped by the test")
+
+    monkeypatch.setattr(shipped, "refresh", stop)
+    assert main(["report", "--refresh-results"]) == 1 and main(["report", "--refresh-results", "gpu_latency"]) == 1
+    assert asked == [None, ["gpu_latency"]]

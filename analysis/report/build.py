@@ -6,7 +6,12 @@ cell tagged ``parameters`` (papermill's convention: a cell tagged
 ``injected-parameters`` is inserted after it). It writes under DIR the
 executed notebooks, an HTML page of each, the figures (``figures/``, PNG and
 SVG) and tables (``tables/``, CSV) that the notebooks save, and
-``index.html`` linking them all with the machine, package versions and date.
+``index.html``: the headline results first (parameters and MACs of both
+networks, the best latency per runtime and precision from the shipped
+results with their machine and date, and accuracy;
+``analysis.report.headline``), then every figure as an equal thumbnail that
+links to its SVG, then each notebook's status, page and tables, with the
+machine, package versions and date of the run.
 
 Nothing is half-written: every file goes to a temporary file and is renamed
 (``analysis.atomic``). The index is rewritten before and after each
@@ -28,6 +33,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
+import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -44,7 +50,7 @@ CELL_TIMEOUT_S = 1800
 GALLERY = ("01_mobilenet_architecture", "02_separable_ratio", "03_params_macs_by_role",
            "03_alpha_rho_heatmaps", "04_mac_ratio_vs_speed_ratio", "04_roofline",
            "05_published_accuracy_vs_cost", "05_batchnorm_momentum")
-GALLERY_WIDTH_PX = 900
+GALLERY_WIDTH_PX = 1600  # the gallery's PNGs, scaled down to it (save_fig saves them at least this wide)
 LOCK_FILE = ".report.lock"
 # What the index says of a notebook.
 RAN, FAILED, UNFINISHED, NOT_RUN = "ran", "failed", "did not finish", "not run"
@@ -63,6 +69,7 @@ class ReportResult:
     tables: list = field(default_factory=list)
     index: Path = None
     status: dict = field(default_factory=dict)  # by name: RAN, FAILED: why, UNFINISHED or NOT_RUN
+    headline: str = None  # the index's headline section (HTML), made once per report
 
 
 def check_out_dir(out_dir):
@@ -184,9 +191,11 @@ def _environment(**variables):
 
 def update_gallery(figures_dir, gallery_dir=None, names=GALLERY, width=GALLERY_WIDTH_PX):
     """Copy the ``names`` figures from ``figures_dir`` into ``gallery_dir`` (default: the
-    checkout's docs/gallery/), at most ``width`` pixels wide.
+    checkout's docs/gallery/), ``width`` pixels wide (wider figures scaled down to it).
 
-    Returns the written paths; a figure the report did not make is a ``ReportError``.
+    Returns the written paths; a figure the report did not make, or one narrower than ``width``
+    (not saved by ``analysis.plots.save_fig``, which saves PNGs at least 1,600 px wide), is a
+    ``ReportError``.
     """
     gallery_dir = gallery_dir or paths.GALLERY_DIR
     if gallery_dir is None:
@@ -195,6 +204,14 @@ def update_gallery(figures_dir, gallery_dir=None, names=GALLERY, width=GALLERY_W
     missing = [n for n in names if not (Path(figures_dir) / f"{n}.png").is_file()]
     if missing:
         raise ReportError(f"Gallery figures missing from {figures_dir}: {', '.join(missing)}")
+    narrow = []
+    for name in names:  # every figure checked before any is written
+        with Image.open(Path(figures_dir) / f"{name}.png") as image:
+            if image.width < width:
+                narrow.append(f"{name}.png ({image.width} px)")
+    if narrow:
+        raise ReportError(f"Gallery figures under the gallery's {width} px: {', '.join(narrow)}; save them with "
+                          "analysis.plots.save_fig")
     gallery_dir = Path(gallery_dir)
     gallery_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -211,44 +228,144 @@ def update_gallery(figures_dir, gallery_dir=None, names=GALLERY, width=GALLERY_W
     return written
 
 
+INDEX_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
+h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.6em 0 1em;font-size:.92em}
+th,td{padding:.25em .7em;border-bottom:1px solid #e4e4e4;text-align:right}
+th:first-child,td:first-child,td.text,th.text{text-align:left}
+thead th{border-bottom:2px solid #999;background:#f6f6f6}
+.headline{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:0 2em}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:14px}
+.grid figure{margin:0;border:1px solid #ddd;border-radius:4px;padding:6px;background:#fff}
+.grid img{display:block;width:100%;aspect-ratio:4/3;object-fit:contain}
+.grid figcaption{font-size:.8em;text-align:center;word-break:break-all;margin-top:4px}
+.note,.sources{font-size:.85em;color:#555} .incomplete{background:#fff3cd;padding:.5em;border-radius:4px}
+.status-ran{color:#1a7f37} .status-failed{color:#b42318} .status-other{color:#9a6700}
+"""
+
+
+def headline_html(directory=None):
+    """The index's headline section: cost, best latency per runtime and precision, and accuracy
+    (``analysis.report.headline.headline_results``) as HTML tables, with where each comes from.
+    A headline that cannot be computed is said so in one line, never a broken index."""
+    from analysis.report.headline import MOBILENET, VGG, headline_results
+
+    try:
+        head = headline_results(directory)
+    except (BadInput, Failed, MissingFile, OSError, KeyError, ValueError) as error:
+        return f'<p class="incomplete">Headline results unavailable: {html.escape(str(error))}</p>'
+    esc = html.escape
+    cost_rows = "".join(  # the last row is the ratio, VGG16 over MobileNet
+        f"<tr><td>{esc(name)}</td><td>{row['params']:.1f}×</td><td>{row['macs']:.1f}×</td></tr>" if " / " in name
+        else f"<tr><td>{esc(name)}</td><td>{row['params'] / 1e6:,.2f} M</td><td>{row['macs'] / 1e6:,.0f} M</td></tr>"
+        for name, row in head.cost.iterrows())
+    cost = (f'<div><h3>Cost per image</h3><table><thead><tr><th class="text">network</th><th>parameters</th>'
+            f"<th>MACs</th></tr></thead><tbody>{cost_rows}</tbody></table>"
+            '<p class="note">Counted by <code>analysis.cost.summarize</code>; one MAC is one multiply-add '
+            "(FLOPs = 2 × MACs).</p></div>")
+
+    def time_cell(row, label):
+        value = row.get(f"{label} ms")
+        if value is None or pd.isna(value):
+            return "<td>–</td>"
+        return f"<td>{value:.3g} ms <small>± {row[f'{label} IQR ms'] / 2:.2g}</small></td>"
+
+    latency_rows = "".join(
+        f'<tr><td>{esc(row["configuration"])}</td><td class="text">{esc(row["machine"])}</td>'
+        f"{time_cell(row, MOBILENET)}{time_cell(row, VGG)}"
+        f"<td>{row['speed ratio']:.1f}×</td></tr>" for _, row in head.latency.iterrows())
+    fastest = ""
+    if len(head.latency):
+        picks = []
+        for label in (MOBILENET, VGG):
+            times = head.latency.dropna(subset=[f"{label} ms"])
+            if len(times):
+                best = times.loc[times[f"{label} ms"].idxmin()]
+                picks.append(f"{esc(label)} {best[f'{label} ms']:.3g} ms ({esc(best['configuration'])}, "
+                             f"{esc(best['machine'])})")
+        fastest = f"<p><strong>Fastest</strong>: {'; '.join(picks)}.</p>"
+    latency = (f'<div><h3>Best latency per runtime and precision</h3>{fastest}<table><thead><tr>'
+               f'<th class="text">configuration</th><th class="text">machine</th><th>{esc(MOBILENET)}</th>'
+               f"<th>{esc(VGG)}</th><th>{esc(VGG)} / MobileNet</th></tr></thead><tbody>{latency_rows}</tbody></table>"
+               '<p class="note">Median ms per image at batch 1, ± half the interquartile range; the lowest '
+               "over the shipped results that time both networks.</p></div>")
+    accuracy_rows = "".join(
+        f'<tr><td>{esc(row["network"])}</td><td class="text">{esc(row["dataset"])}</td>'
+        f'<td>{row["top1_%"]:.1f} %</td><td class="text">{esc(row["source"])}</td></tr>'
+        for _, row in head.accuracy.iterrows())
+    accuracy = (f'<div><h3>Top-1 accuracy</h3><table><thead><tr><th class="text">network</th>'
+                f'<th class="text">dataset</th><th>top-1</th><th class="text">source</th></tr></thead>'
+                f"<tbody>{accuracy_rows}</tbody></table></div>")
+    sources = "".join(f"<li><code>{esc(name)}</code>: {esc(line)}</li>" for name, line in head.sources.items())
+    return (f'<h2>Headline results</h2><div class="headline">{cost}{accuracy}</div>{latency}'
+            f'<details class="sources"><summary>Where the shipped results come from</summary><ul>{sources}</ul>'
+            "</details>")
+
+
+def _figure_grid(figures, rel):
+    """Every figure as an equal thumbnail (fixed aspect, the whole figure shown) linking to its SVG."""
+    items = []
+    for png in figures:
+        svg = png.with_suffix(".svg")
+        target = rel(svg) if svg.is_file() else rel(png)
+        items.append(f'<figure><a href="{target}"><img src="{rel(png)}" alt="{html.escape(png.stem)}" '
+                     f'loading="lazy"></a><figcaption>{html.escape(png.stem)}</figcaption></figure>')
+    return f'<div class="grid">{"".join(items)}</div>' if items else "<p>none</p>"
+
+
 def write_index(result, quick):
-    """DIR/index.html: links to every notebook, figure and table, and where it ran."""
+    """DIR/index.html: the headline results, the figures, each notebook's status, page and tables,
+    and where the report ran."""
     env = provenance()
     out = result.out_dir
     rel = lambda p: html.escape(os.path.relpath(p, out))  # noqa: E731
     pages = {nb.stem: (nb, page) for nb, page in result.notebooks}
     status = result.status or {name: RAN for name in pages}
-    items = "".join(_index_item(name, state, pages.get(name), result.seconds.get(name, 0), out, rel)
-                    for name, state in status.items())
+    if result.headline is None:
+        result.headline = headline_html()
     complete = all(state == RAN for state in status.values())
-    figures = "".join(
-        f'<figure><a href="{rel(p.with_suffix(".svg"))}"><img src="{rel(p)}" width="360"></a>'
-        f"<figcaption>{html.escape(p.stem)}</figcaption></figure>"
-        for p in result.figures
-    )
-    tables = "".join(f'<li><a href="{rel(p)}">{html.escape(p.name)}</a></li>' for p in result.tables)
+    claimed = set()
+    sections = []
+    for name, state in status.items():
+        prefix = name.split("_")[0] + "_"
+        tables = [p for p in result.tables if p.name.startswith(prefix) and p not in claimed]
+        claimed.update(tables)
+        sections.append(_index_item(name, state, pages.get(name), result.seconds.get(name, 0), out, rel, tables))
+    others = [p for p in result.tables if p not in claimed]
+    other_tables = (f"<h3>Other tables</h3><ul>{''.join(_table_link(p, rel) for p in others)}</ul>" if others else "")
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>VGG16 vs MobileNet report</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}figure{{display:inline-block;margin:6px}}</style>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{INDEX_STYLE}</style>
 </head><body><h1>VGG16 vs MobileNet: report</h1>
-<p>Ran {html.escape(env["date"])} on {html.escape(env["cpu"])} ({env["cores"]} cores),
-Python {env["python"]}, {html.escape(env["platform"])}{" in QUICK mode" if quick else ""},
+<p>Ran {html.escape(env["date"])} on {html.escape(env["cpu"])} ({env["cores"]} cores){" in QUICK mode" if quick else ""},
 in {sum(result.seconds.values()):.0f} s.</p>
-<p>Packages: {html.escape(versions)}</p>
 {"" if complete else '<p class="incomplete"><strong>Incomplete report</strong>: some notebooks did not run; '
    'their figures and tables below may be missing or left from an earlier report.</p>'}
-<h2>Notebooks</h2><ul>{items}</ul><h2>Figures</h2>{figures or "<p>none</p>"}
-<h2>Tables</h2><ul>{tables or "<li>none</li>"}</ul></body></html>"""
+{result.headline}
+<h2>Figures</h2>{_figure_grid(result.figures, rel)}
+<h2>Notebooks</h2>{"".join(sections)}{other_tables}
+<p class="note">Python {env["python"]}, {html.escape(env["platform"])}. Packages: {html.escape(versions)}</p>
+</body></html>"""
     return atomic.write_text(out / "index.html", page)
 
 
-def _index_item(name, state, written, seconds, out, rel):
-    """One notebook's line in the index: its page and notebook where they exist, and its status."""
+def _table_link(path, rel):
+    return f'<li><a href="{rel(path)}">{html.escape(path.name)}</a></li>'
+
+
+def _index_item(name, state, written, seconds, out, rel, tables=()):
+    """One notebook's section in the index: its status, its page and notebook where they exist,
+    and the tables it wrote."""
+    listed = f"<ul>{''.join(_table_link(p, rel) for p in tables)}</ul>" if tables else ""
     if written:
         notebook, page = written
-        return (f'<li><a href="{rel(page)}">{html.escape(name)}</a> (<a href="{rel(notebook)}">notebook</a>, '
-                f"{seconds:.0f} s)</li>")
+        return (f'<h3><a href="{rel(page)}">{html.escape(name)}</a></h3><p><span class="status-ran">{RAN}</span> '
+                f'in {seconds:.0f} s: <a href="{rel(page)}">page</a>, <a href="{rel(notebook)}">notebook</a>'
+                f"{', tables:' if tables else ''}</p>{listed}")
     executed = out / f"{name}.ipynb"
     link = f' (<a href="{rel(executed)}">notebook as far as it ran</a>)' if state.startswith(FAILED) \
         and executed.is_file() else ""
-    return f"<li>{html.escape(name)}: <strong>{html.escape(state)}</strong>{link}</li>"
+    kind = "status-failed" if state.startswith(FAILED) else "status-other"
+    return (f'<h3>{html.escape(name)}</h3><p><strong class="{kind}">{html.escape(state)}</strong>{link}'
+            f"{'; tables left from an earlier report:' if tables else ''}</p>{listed}")

@@ -1,0 +1,154 @@
+"""The headline results of the suite, in one place for the report's index, the notebooks and the README.
+
+``headline_results()`` gathers, without timing or training anything:
+
+- **cost**: parameters and MACs per image of VGG16 and MobileNet 1.0/224
+  (``analysis.cost.summarize`` of ``Variant("vgg16")`` and ``Variant("mobilenet")``;
+  one MAC is one multiply-add, FLOPs = 2 x MACs);
+- **latency**: the best (lowest) median ms per image, batch 1, of each network on
+  each runtime and precision, over the shipped results that time both networks
+  (``deployment_latency``, ``latency_study``; ``gpu_latency`` for the GPU), with
+  its interquartile range and the result, machine and date it comes from;
+- **accuracy**: the one published ImageNet comparison (the MobileNet paper's
+  Table 8, where both networks are printed side by side) and, where shipped,
+  the digits networks trained here (``quantized_accuracy``'s fp32 accuracy and
+  the ``training_sweep``).
+"""
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pandas as pd
+
+from analysis import shipped
+from analysis.errors import MissingFile
+from analysis.speed import configuration
+
+VGG, MOBILENET = "VGG16", "MobileNet 1.0/224"
+# Shipped results of CPU latency that hold both networks at batch 1, in order of preference.
+LATENCY_RESULTS = ("deployment_latency", "latency_study")
+ACCURACY_SOURCE = "MobileNet paper (Howard et al. 2017), Table 8"
+
+
+@dataclass
+class Headline:
+    """The headline tables (DataFrames) and, per shipped result used, its provenance line."""
+
+    cost: pd.DataFrame
+    latency: pd.DataFrame
+    accuracy: pd.DataFrame
+    sources: dict = field(default_factory=dict)  # shipped result name: "measured <date> on <machine> by <command>"
+
+
+def cost_headline():
+    """Parameters, MACs and FLOPs per image of VGG16 and MobileNet 1.0/224, and the ratio of
+    each (VGG16 over MobileNet): a DataFrame indexed by network (exact counts; computed once)."""
+    return _cost_headline().copy()
+
+
+@lru_cache(maxsize=1)
+def _cost_headline():
+    from analysis.cost import summarize
+    from analysis.variants import Variant
+
+    rows = {}
+    for variant in (Variant("vgg16"), Variant("mobilenet")):
+        totals = summarize(variant.build())
+        rows[variant.label] = {"params": totals["params"], "macs": totals["macs"], "flops": totals["flops"]}
+    table = pd.DataFrame(rows).T
+    table.loc[f"{VGG} / {MOBILENET}"] = table.loc[VGG] / table.loc[MOBILENET]
+    return table
+
+
+def _about(frame):
+    a = frame.attrs
+    return f"measured {a.get('date', '?')} on {shipped.machine(a)} by `{a.get('command', '?')}`"
+
+
+def latency_headline(directory=None):
+    """The best median ms per image at batch 1 of each network per runtime and precision.
+
+    Returns:
+        (table, sources): one row per configuration with runtime, precision,
+        machine, ``<network> ms`` and ``<network> IQR ms`` for both networks,
+        the speed ratio (VGG16 over MobileNet) and the shipped result it
+        comes from; ``sources`` maps each result used to its provenance line.
+        Configurations that did not run (a note, no time) are left out.
+    """
+    rows, sources = [], {}
+    for name in LATENCY_RESULTS + ("gpu_latency",):
+        try:
+            frame = shipped.results(name, directory)
+        except MissingFile:
+            continue
+        frame = frame[(frame["batch"] == 1) & frame["variant"].isin((VGG, MOBILENET))].dropna(subset=["ms_per_image"])
+        if frame.empty:
+            continue
+        sources[name] = _about(frame)
+        precision = frame["precision"] if "precision" in frame else pd.Series("fp32", index=frame.index)
+        for (runtime, prec), group in frame.assign(precision=precision).groupby(["runtime", "precision"], sort=False):
+            row = {"configuration": configuration(runtime, prec) + (" (GPU)" if name == "gpu_latency" else ""),
+                   "runtime": runtime, "precision": prec, "machine": shipped.machine(frame.attrs)}
+            for label in (MOBILENET, VGG):
+                times = group[group["variant"] == label]
+                best = times.loc[times["ms_per_image"].idxmin()] if len(times) else None
+                row[f"{label} ms"] = None if best is None else float(best["ms_per_image"])
+                row[f"{label} IQR ms"] = None if best is None else float(best["iqr_ms"]) / float(best["batch"])
+                row[f"{label} source"] = None if best is None else name
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table, sources
+    # One row per configuration and machine: each network's lowest time over the results.
+    best = []
+    for _, group in table.groupby(["configuration", "machine"], sort=False):
+        row = group.iloc[0].to_dict()
+        for label in (MOBILENET, VGG):
+            times = group.dropna(subset=[f"{label} ms"])
+            if len(times):
+                pick = times.loc[times[f"{label} ms"].idxmin()]
+                row.update({f"{label} {k}": pick[f"{label} {k}"] for k in ("ms", "IQR ms", "source")})
+        best.append(row)
+    table = pd.DataFrame(best)
+    table["speed ratio"] = table[f"{VGG} ms"] / table[f"{MOBILENET} ms"]
+    return table.reset_index(drop=True), sources
+
+
+def accuracy_headline(directory=None):
+    """Top-1 accuracy, %: the published ImageNet comparison of both networks (one source, the
+    MobileNet paper's Table 8) and, where shipped, the digits networks trained here.
+
+    Returns:
+        (table, sources): rows of network, dataset, top1_% and source.
+    """
+    from analysis.cost.published import published
+
+    table = published()
+    paper = table[(table["source"] == "mobilenet_paper") & (table["table"] == "8")]
+    rows = []
+    for model, label in (("VGG16", VGG), ("MobileNet", MOBILENET)):
+        match = paper[(paper["model"] == model) & ((paper["alpha"] == 1.0) | paper["alpha"].isna())]
+        match = match[(match["resolution"] == 224)]
+        if len(match):
+            rows.append({"network": label, "dataset": "ImageNet (published)", "top1_%": float(match["top1"].iloc[0]),
+                         "source": ACCURACY_SOURCE})
+    sources = {}
+    for name, column, scale in (("quantized_accuracy", "fp32_accuracy", 100.0), ("training_sweep", "accuracy", 100.0)):
+        try:
+            frame = shipped.results(name, directory)
+        except MissingFile:
+            continue
+        sources[name] = _about(frame)
+        for variant, value in frame.groupby("variant", sort=False)[column].first().items():
+            rows.append({"network": variant.split(" num_classes")[0], "dataset": "digits 32×32 (trained here)",
+                         "top1_%": scale * float(value), "source": f"shipped {name}"})
+    return pd.DataFrame(rows), sources
+
+
+def headline_results(directory=None):
+    """The ``Headline``: cost, best latency per runtime and precision, and accuracy, from the
+    package's counts and its shipped results (``directory``: another results folder)."""
+    latency, latency_sources = latency_headline(directory)
+    accuracy, accuracy_sources = accuracy_headline(directory)
+    return Headline(cost=cost_headline(), latency=latency, accuracy=accuracy,
+                    sources={**latency_sources, **accuracy_sources})
