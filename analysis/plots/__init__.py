@@ -19,6 +19,7 @@ what it returns with ``save_fig``.
 """
 
 from analysis.plots.architecture import draw_architecture
+from analysis.plots.attribution import draw_attribution
 from analysis.plots.convolution import KIND_COLORS, convolution_kinds_counts, draw_convolution_kinds, draw_depthwise_step
 from analysis.plots.cost import (
     KERNEL_COLORS,
@@ -30,6 +31,7 @@ from analysis.plots.cost import (
     draw_role_shares,
     draw_separable_ratio,
 )
+from analysis.plots.receptive import draw_architecture_gallery, draw_receptive_field  # noqa: F401 (re-exported)
 from analysis.plots.roofline import LATENCY_TERMS, ROLE_MARKERS, draw_latency_terms, draw_predicted_vs_measured, draw_roofline
 from analysis.plots.speed import (
     draw_deployment,
