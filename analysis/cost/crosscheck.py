@@ -13,14 +13,19 @@ Three counters, each with its own convention, compared layer by layer:
   ``aten::add``, Keras' element-wise batch norm, ``aten::relu6``,
   ``aten::max_pool2d``, ``aten::mean``, ``aten::softmax``) are listed in
   ``unsupported_ops()`` and counted 0, except those it ignores by design
-  (``aten::relu``), which are neither counted nor listed.
+  (``aten::relu``), which are neither counted nor listed. A few non-MAC
+  operators have a handle of their own and count there
+  (``aten::layer_norm``: 5 per element with scale, 4 without, as in
+  ConvNeXt), in the ``fvcore_macs`` of a layer that has no MACs of ours.
 - **TF profiler** (``analysis.cost.tf_profiler``: ``ProfileOptionBuilder.float_operation()`` on the frozen
   graph at batch 1): 2 per multiply-add for ``Conv2D``,
   ``DepthwiseConv2dNative`` and ``MatMul``, plus its own registered counts
   for element-wise ops (``BiasAdd``, ``Mul``, ``AddV2``, ``Sub`` 1 per
   output element, ``Rsqrt`` 2 per element, ``Softmax`` 5 per element,
   ``Mean`` 1 per input element, ``MaxPool``/``AvgPool`` k*k per output);
-  ops without a registered count (``Relu``, ``Relu6``) are 0.
+  ops without a registered count (``Relu``, ``Relu6``) are 0. ``keras.ops``
+  operations of a functional graph (MobileNetV3's ``x + 3.0``) open no
+  name scope, so the profiler's ops for them are in ``(outside layers)``.
 
 So the convolution and dense multiply-adds must agree exactly across the
 three (ours ``macs`` == fvcore == TF conv/matmul FLOPs / 2); everything else
@@ -32,12 +37,17 @@ All counts are per image (batch 1) and exact integers.
 import pandas as pd
 
 from analysis.cost.fvcore_count import fvcore_counts
+from analysis.cost.graph import OPERATION_PREFIX
 from analysis.cost.table import layer_table
 from analysis.cost.tf_profiler import TF_MAC_OP_TYPES, UNATTRIBUTED, tf_profiler_counts
+from analysis.variants import Variant
 from nets.backend import keras
 
 COUNTERS = (
-    "fvcore: 1 per multiply-add of conv/matmul aten ops (fvcore_macs); other aten ops are "
+    "fvcore: 1 per multiply-add of conv/matmul aten ops (fvcore_macs); a few other aten ops have "
+    "a handle of their own and count in fvcore_macs of layers that are not conv/dense "
+    "(aten::layer_norm 5 per element with scale, 4 without; aten::batch_norm, aten::upsample_*, "
+    "aten::adaptive_avg_pool2d, aten::einsum); other aten ops are "
     "listed as unsupported and count 0, except aten::relu, which it ignores by design. "
     "TF profiler: 2 per multiply-add of Conv2D/DepthwiseConv2dNative/MatMul (tf_conv_flops) "
     "plus its own element-wise counts (tf_other_flops: BiasAdd/Mul/AddV2/Sub 1 per output, "
@@ -45,7 +55,8 @@ COUNTERS = (
     "ours: macs (multiply-adds) + other_ops (bias, BN, activation, pooling, element-wise)."
 )
 # Keras layer classes whose work is multiply-adds: the rows that must agree.
-MAC_LAYER_TYPES = ("Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
+MAC_LAYER_TYPES = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
+                   "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Dense")
 
 
 def _rate(count, elements, channels):
@@ -94,20 +105,29 @@ def _note(row):
             parts.append(f"fvcore counts 0 for unsupported {_counted(data)}")
         if sizes:
             parts.append(f"fvcore also lists size arithmetic {_counted(sizes)} (0-d, no data)")
+    if row["type"] not in MAC_LAYER_TYPES and row["fvcore_by_operator"]:
+        counted = ", ".join(f"{k} {v} ({_rate(v, elements, channels)})" for k, v in row["fvcore_by_operator"].items())
+        parts.append(f"fvcore counts {counted} with its own handle (not multiply-adds of ours)")
+    if row["type"].startswith(OPERATION_PREFIX):
+        parts.append(f"a keras.ops operation: it opens no TF name scope, so the TF profiler's ops for it "
+                     f"are in '{UNATTRIBUTED}'")
     if row["fvcore_ignored"]:
         parts.append(f"fvcore ignores {_counted(row['fvcore_ignored'])} by design (not counted, not listed)")
     return "; ".join(parts)
 
 
-def crosscheck(variant, *, seed=0, freeze=True):
-    """Our per-layer counts of ``variant`` beside fvcore's and the TensorFlow profiler's.
+def crosscheck(source, *, seed=0, freeze=True):
+    """Our per-layer counts of a network beside fvcore's and the TensorFlow profiler's.
 
-    Builds the variant on the TF backend for ``layer_table`` and the
-    profiler, and again in a torch subprocess for fvcore. ``agree`` is True
-    where a convolution or dense layer has ours ``macs`` == ``fvcore_macs``
-    and 2 x ``macs`` == ``tf_conv_flops`` (<NA> for other layers). ``note``
-    explains the differences in other ops. ``freeze`` is passed to
-    ``tf_profiler_counts``.
+    ``source`` is a ``Variant`` (built here on the TF backend, and again in
+    a torch subprocess for fvcore) or a functional or Sequential
+    ``keras.Model`` (any keras.applications model, a loaded file: counted
+    here, and rebuilt from its config in the torch subprocess). Rows are the
+    calls of ``analysis.cost.graph.calls``: nested models through their
+    layers (``outer/inner``). ``agree`` is True where a convolution or dense
+    layer has ours ``macs`` == ``fvcore_macs`` and 2 x ``macs`` ==
+    ``tf_conv_flops`` (<NA> for other layers). ``note`` explains the
+    differences in other ops. ``freeze`` is passed to ``tf_profiler_counts``.
 
     Returns:
         ``layer_table``'s columns name, type, output_shape, activations,
@@ -117,12 +137,15 @@ def crosscheck(variant, *, seed=0, freeze=True):
         tf_uncounted, agree, note.
         ``attrs`` holds ``counters`` (which counter counts what),
         ``fvcore_total_macs``, ``fvcore_unsupported`` (whole model),
-        ``tf_total_flops`` and ``tf_unattributed_flops``.
+        ``tf_total_flops``, ``tf_unattributed_flops`` and ``tf_frozen``.
     """
-    keras.utils.set_random_seed(seed)
-    model = variant.build()
+    if isinstance(source, Variant):
+        keras.utils.set_random_seed(seed)
+        model = source.build()
+    else:
+        model = source
     ours = layer_table(model)[["name", "type", "output_shape", "activations", "macs", "flops", "other_ops"]]
-    fv = fvcore_counts(variant, seed=seed)
+    fv = fvcore_counts(source, seed=seed)
     tf_table = tf_profiler_counts(model, freeze=freeze)
     table = ours.merge(fv.drop(columns=["type"]), on="name", how="left")
     table = table.merge(tf_table, on="name", how="left")
@@ -142,6 +165,7 @@ def crosscheck(variant, *, seed=0, freeze=True):
         fvcore_total_macs=fv.attrs["total_macs"], fvcore_unsupported=fv.attrs["unsupported"],
         tf_total_flops=tf_table.attrs["total_flops"],
         tf_unattributed_flops=int(unattributed.sum()) if len(unattributed) else 0,
+        tf_frozen=tf_table.attrs["frozen"],
     )
     return table
 
@@ -150,7 +174,9 @@ def crosscheck_summary(table):
     """Totals per counter of a ``crosscheck`` table, as a plain dict.
 
     Keys: model; ours_macs, ours_flops (2 x MACs), ours_other_ops;
-    fvcore_macs (sum over layers), fvcore_total_macs (whole model);
+    fvcore_macs (sum over layers), fvcore_total_macs (whole model),
+    fvcore_outside_mac_layers (what fvcore counts in layers that are not
+    conv/dense, e.g. aten::layer_norm);
     tf_conv_flops, tf_other_flops (sums over layers), tf_total_flops (whole
     graph), tf_unattributed_flops; mac_layers (count of conv/dense layers),
     all_agree, disagreeing (names), fvcore_errors (names of layers fvcore
@@ -168,6 +194,8 @@ def crosscheck_summary(table):
         "tf_other_flops": int(table["tf_other_flops"].sum()),
         "tf_total_flops": table.attrs.get("tf_total_flops"),
         "tf_unattributed_flops": table.attrs.get("tf_unattributed_flops", 0),
+        "fvcore_outside_mac_layers": int(table.loc[~table["type"].isin(MAC_LAYER_TYPES), "fvcore_macs"]
+                                         .sum(skipna=True)),
         "mac_layers": len(mac_rows),
         "all_agree": bool(len(mac_rows)) and bool(mac_rows["agree"].all()),
         "disagreeing": [str(n) for n in mac_rows.loc[~mac_rows["agree"].astype(bool), "name"]],

@@ -11,7 +11,9 @@ depthwise too; ``aten::matmul``/``linear``); the other operators it meets
 fvcore is a PyTorch counter; it counts our Keras networks because on the
 PyTorch backend a Keras model is a ``torch.nn.Module``. This process runs
 TensorFlow, so ``fvcore_counts`` runs a worker subprocess with
-``KERAS_BACKEND=torch``: ``python -m analysis.cost.fvcore_count --worker JSON``.
+``KERAS_BACKEND=torch``: ``python -m analysis.cost.fvcore_count --worker`` with the
+request as JSON on its standard input (a model's config can exceed a
+command line's limit).
 Counts are per image (batch 1) and exact integers.
 """
 
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.cost.graph import calls
 from analysis.errors import Failed
 from analysis.variants import Variant
 from nets.backend import keras
@@ -42,16 +45,21 @@ FVCORE_COLUMNS = ("name", "type", "fvcore_macs", "fvcore_by_operator", "fvcore_u
                   "fvcore_size_arithmetic", "fvcore_ignored", "fvcore_error")
 
 
-def fvcore_counts(variant, *, seed=0, timeout=900):
-    """Count ``variant`` with fvcore, layer by layer, on the Keras PyTorch backend.
+def fvcore_counts(source, *, seed=0, timeout=900):
+    """Count a network with fvcore, layer by layer, on the Keras PyTorch backend.
 
-    A subprocess (``KERAS_BACKEND=torch``, no GPU) builds the variant
-    (random weights, ``seed``) and runs ``fvcore.nn.FlopCountAnalysis`` on
-    each layer with a batch-1 tensor of that layer's input shape, and on the
-    whole model. fvcore counts 1 per multiply-add.
+    ``source`` is a ``Variant`` (the worker builds it) or a functional or
+    Sequential ``keras.Model`` of any backend (the worker rebuilds it from
+    its config, in Keras' safe mode, with random weights: counts do not
+    depend on weights). A subprocess (``KERAS_BACKEND=torch``, no GPU)
+    builds the model (``seed``) and runs ``fvcore.nn.FlopCountAnalysis`` on
+    each call of ``analysis.cost.graph.calls`` (layers of nested models
+    included, ``outer/inner``; ``keras.ops`` operations too) with batch-1
+    tensors of that call's input shapes, and on the whole model. fvcore
+    counts 1 per multiply-add.
 
     Returns:
-        A ``pandas.DataFrame``, one row per layer: ``name``, ``type``,
+        A ``pandas.DataFrame``, one row per call: ``name``, ``type``,
         ``fvcore_macs`` (Int64; <NA> where the layer could not run),
         ``fvcore_by_operator`` (dict: fvcore handle -> multiply-adds),
         ``fvcore_unsupported`` (dict: aten op -> occurrences that fvcore
@@ -66,17 +74,22 @@ def fvcore_counts(variant, *, seed=0, timeout=900):
     Raises:
         Failed: the worker failed or timed out; its stderr is in the message.
     """
-    request = json.dumps({"variant": variant.to_dict(), "seed": seed})
+    if isinstance(source, Variant):
+        request, label = {"variant": source.to_dict()}, source.label
+    else:
+        request, label = {"model_json": source.to_json()}, source.name
+    request["seed"] = seed
     env = dict(os.environ, KERAS_BACKEND="torch", CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_PARENT), env.get("PYTHONPATH")) if p)
     try:
-        done = subprocess.run([sys.executable, "-m", "analysis.cost.fvcore_count", _WORKER_FLAG, request],
-                              capture_output=True, text=True, env=env, timeout=timeout)
+        done = subprocess.run([sys.executable, "-m", "analysis.cost.fvcore_count", _WORKER_FLAG],
+                              input=json.dumps(request), capture_output=True, text=True, env=env,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise Failed(f"fvcore worker for {variant.label} did not finish within {timeout} s") from None
+        raise Failed(f"fvcore worker for {label} did not finish within {timeout} s") from None
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise Failed(f"fvcore worker failed for {variant.label} (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        raise Failed(f"fvcore worker failed for {label} (exit {done.returncode}):\n{done.stderr[-4000:]}")
     result = json.loads(lines[-1])
     table = pd.DataFrame(result["layers"], columns=list(FVCORE_COLUMNS))
     table["fvcore_macs"] = table["fvcore_macs"].astype("Int64")
@@ -121,34 +134,55 @@ def _classify(graph, unsupported, ignored):
     return dict(sorted(sizes.items())), dict(sorted(silent.items()))
 
 
-def _fvcore_worker(variant, seed):
+def _build(request):
+    """The model a worker request names: a variant's build, or a model config rebuilt in safe mode."""
+    if "variant" in request:
+        return Variant.from_dict(request["variant"]).build()
+    return keras.models.model_from_json(request["model_json"])  # safe mode: no code runs from it
+
+
+def _fvcore_worker(request):
     """Runs in the subprocess (Keras on torch): the fvcore counts as a JSON-able dict."""
     import torch  # the worker's process only: the parent runs TensorFlow
 
     if keras.backend.backend() != "torch":
         raise RuntimeError(f"the fvcore worker needs KERAS_BACKEND=torch, got {keras.backend.backend()!r}")
     logging.getLogger("fvcore").setLevel(logging.ERROR)  # unsupported ops are returned instead
-    keras.utils.set_random_seed(seed)
-    model = variant.build()
-    generator = torch.Generator().manual_seed(seed)
+    keras.utils.set_random_seed(request["seed"])
+    model = _build(request)
+    generator = torch.Generator().manual_seed(request["seed"])
 
     def batch_of(tensor):
         shape = (1,) + tuple(int(d) for d in tensor.shape[1:])  # channels_last, as on TF
         return torch.rand(shape, generator=generator)
 
+    class NodeCall(torch.nn.Module):
+        """One call of a layer or keras.ops operation, replayed with its own arguments."""
+
+        def __init__(self, call):
+            super().__init__()
+            self.operation, self.node = call.operation, call.node
+
+        def forward(self, *tensors):
+            values = {id(t): x for t, x in zip(self.node.input_tensors, tensors)}
+            args, kwargs = self.node.arguments.fill_in(values)
+            return self.operation(*args, **kwargs)
+
     layers = []
-    for layer in model.layers:
-        row = {"name": layer.name, "type": type(layer).__name__, "fvcore_macs": None,
+    for call in calls(model):
+        row = {"name": call.name, "type": call.type_name, "fvcore_macs": None,
                "fvcore_by_operator": {}, "fvcore_unsupported": {}, "fvcore_size_arithmetic": {},
                "fvcore_ignored": {}, "fvcore_error": None}
         try:
-            inputs = [batch_of(t) for t in layer.input] if isinstance(layer.input, (list, tuple)) \
-                else batch_of(layer.input)
-            graph, out = torch.jit._get_trace_graph(layer, (inputs,))  # as fvcore traces it
-            expected = tuple(int(d) for d in layer.output.shape[1:])
+            if call.is_input:
+                raise TypeError("an InputLayer holds the model's input; it is not called on data")
+            module, inputs = NodeCall(call), tuple(batch_of(t) for t in call.node.input_tensors)
+            graph, out = torch.jit._get_trace_graph(module, inputs)  # as fvcore traces it
+            out = out[0] if isinstance(out, (list, tuple)) else out
+            expected = tuple(int(d) for d in call.outputs[0].shape[1:])
             if tuple(out.shape[1:]) != expected:
                 raise ValueError(f"output shape {tuple(out.shape[1:])} on torch, {expected} on Keras")
-            macs, by_operator, unsupported, ignored = _fvcore_analysis(layer, (inputs,))
+            macs, by_operator, unsupported, ignored = _fvcore_analysis(module, inputs)
             sizes, silent = _classify(graph, unsupported, ignored)
             row.update(fvcore_macs=macs, fvcore_by_operator=by_operator, fvcore_unsupported=unsupported,
                        fvcore_size_arithmetic=sizes, fvcore_ignored=silent)
@@ -160,12 +194,12 @@ def _fvcore_worker(variant, seed):
 
 
 def _main(argv):
-    if len(argv) != 2 or argv[0] != _WORKER_FLAG:
-        raise SystemExit(f"usage: python -m analysis.cost.fvcore_count {_WORKER_FLAG} JSON (run by fvcore_counts)")
-    request = json.loads(argv[1])
+    if argv != [_WORKER_FLAG]:
+        raise SystemExit(f"usage: python -m analysis.cost.fvcore_count {_WORKER_FLAG} < JSON (run by fvcore_counts)")
+    request = json.loads(sys.stdin.read())
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit tracer warnings; unsupported ops are returned
-        result = _fvcore_worker(Variant.from_dict(request["variant"]), request["seed"])
+        result = _fvcore_worker(request)
     print(json.dumps(result))
 
 

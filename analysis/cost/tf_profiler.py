@@ -15,6 +15,7 @@ import re
 
 import pandas as pd
 
+from analysis.cost.graph import calls, nested_models
 from nets.backend import keras
 
 # After Keras (nets.backend), so that TensorFlow starts quietly.
@@ -24,6 +25,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 # TensorFlow op types whose float_ops are 2 per multiply-add.
 TF_MAC_OP_TYPES = frozenset({
     "Conv2D", "Conv3D", "DepthwiseConv2dNative", "MatMul",
+    "Conv2DBackpropInput", "Conv3DBackpropInputV2",
     "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3",
 })
 # TensorFlow op types that move or name data but do no arithmetic.
@@ -36,11 +38,47 @@ UNATTRIBUTED = "(outside layers)"
 _SCOPE_SUFFIX = re.compile(r"^(.+)_\d+$")
 
 
+_CALL_OP_TYPES = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+
+
 def _inference_graph(model, freeze=True):
-    """The batch-1 inference graph of ``model``, its variables folded into constants if ``freeze``."""
+    """The batch-1 inference graph of ``model`` and whether its variables were folded into constants.
+
+    A graph that calls functions (Keras runs a grouped convolution on CPU as
+    an XLA-compiled ``tf.function``) is not frozen: freezing inlines the
+    call and loses the static shapes that the profiler needs.
+    """
     spec = tf.TensorSpec((1,) + tuple(model.input_shape[1:]), tf.float32)
     function = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec)
-    return convert_variables_to_constants_v2(function).graph if freeze else function.graph
+    calls_functions = any(op.type in _CALL_OP_TYPES for op in function.graph.get_operations())
+    if freeze and not calls_functions:
+        return convert_variables_to_constants_v2(function).graph, True
+    return function.graph, False
+
+
+def _called_graph(graph, op):
+    """The traced graph (static shapes) of the function that the call ``op`` runs, or None."""
+    try:
+        return graph._get_function(op.get_attr("f").name).graph
+    except (AttributeError, KeyError, ValueError):
+        return None
+
+
+def _function_op_flops(graph, op):
+    """{op type: float ops} of everything the call ``op`` runs (nested calls included), or None
+    if its function's graph is not at hand."""
+    called = _called_graph(graph, op)
+    if called is None:
+        return None
+    totals, float_ops = {}, _profile_float_ops(called)
+    for inner in called.get_operations():
+        flops = float_ops.get(inner.name, 0)
+        if inner.type in _CALL_OP_TYPES:
+            for kind, count in (_function_op_flops(called, inner) or {}).items():
+                totals[kind] = totals.get(kind, 0) + count
+        elif flops:
+            totals[inner.type] = totals.get(inner.type, 0) + flops
+    return totals
 
 
 def _profile_float_ops(graph):
@@ -67,7 +105,7 @@ def _profile_float_ops(graph):
     return counts
 
 
-def layer_of_op(op_name, layer_names):
+def layer_of_op(op_name, layer_names, containers=()):
     """The layer an op belongs to, from the name scopes in its name, or None.
 
     A scope matches a layer on a whole path component: ``conv_dw_1`` or
@@ -75,13 +113,21 @@ def layer_of_op(op_name, layer_names):
     scope twice, so TF makes the second, which holds the ops, ``conv_dw_1_1``);
     ``conv1`` never matches ``conv1_bn``, nor ``conv_dw_1`` ``conv_dw_13``.
     The outermost matching component wins; the uniquified form is preferred.
+    A component that names one of ``containers`` (nested models, qualified
+    ``outer/inner``) opens it: the components after it are matched against
+    its layers, so ``m/stem_1/stem_conv_1/convolution`` is ``stem/stem_conv``.
     """
+    prefix = ""
     for component in op_name.split("/")[:-1]:
         match = _SCOPE_SUFFIX.match(component)
-        if match and match.group(1) in layer_names:
-            return match.group(1)
-        if component in layer_names:
-            return component
+        candidates = ([match.group(1)] if match else []) + [component]
+        for candidate in candidates:
+            qualified = prefix + candidate
+            if qualified in containers:
+                prefix = qualified + "/"
+                break
+            if qualified in layer_names:
+                return qualified
     return None
 
 
@@ -97,28 +143,46 @@ def tf_profiler_counts(model, *, freeze=True):
     parameters take tens of seconds to freeze).
 
     Returns:
-        A ``pandas.DataFrame``, one row per layer (plus a row
+        A ``pandas.DataFrame``, one row per call of ``analysis.cost.graph.calls``
+        (nested models through their layers, ``outer/inner``; plus a row
         ``"(outside layers)"`` if any counted op lies outside every layer):
         ``name``, ``tf_flops`` (all float ops), ``tf_conv_flops``
         (Conv2D/DepthwiseConv2dNative/MatMul: 2 per multiply-add),
         ``tf_other_flops`` (the rest), ``tf_ops`` (dict: op type -> float
         ops) and ``tf_uncounted`` (op types in the layer that do arithmetic
         but have no registered count, e.g. Relu6). ``attrs["total_flops"]``
-        is the profiler's total for the graph.
+        is the profiler's total for the graph and the functions it calls;
+        ``attrs["frozen"]`` says whether the profiled graph was frozen.
+
+    The profiler does not look inside a function call (Keras runs a
+    grouped convolution on CPU, ConvNeXt's 7x7 depthwise ones for instance,
+    as an XLA-compiled function): each called function's own traced graph
+    is profiled with its static shapes and its ops go to the layer of the
+    call. Such a graph is never frozen (freezing inlines the call and loses
+    the shapes). ``keras.ops`` operations in a functional graph (``x + 3.0``)
+    open no name scope of their own, so their ops land in ``"(outside
+    layers)"``.
     """
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
             f"tf_profiler_counts needs the TensorFlow backend, Keras runs on {keras.backend.backend()!r}"
         )
-    graph = _inference_graph(model, freeze)
+    graph, frozen = _inference_graph(model, freeze)
     float_ops = _profile_float_ops(graph)
-    names = [layer.name for layer in model.layers]
-    known = set(names)
+    function_flops = 0
+    names = [call.name for call in calls(model)]
+    known, containers = set(names), set(nested_models(model))
     per_layer = {name: {"tf_ops": {}, "tf_uncounted": set()} for name in names + [UNATTRIBUTED]}
     for op in graph.get_operations():
-        layer = layer_of_op(op.name, known) or UNATTRIBUTED
+        layer = layer_of_op(op.name, known, containers) or UNATTRIBUTED
         flops = float_ops.get(op.name, 0)
-        if flops:
+        called = _function_op_flops(graph, op) if op.type in _CALL_OP_TYPES else None
+        if called is not None:
+            ops = per_layer[layer]["tf_ops"]
+            for kind, count in called.items():
+                ops[kind] = ops.get(kind, 0) + count
+                function_flops += count
+        elif flops:
             ops = per_layer[layer]["tf_ops"]
             ops[op.type] = ops.get(op.type, 0) + flops
         elif op.type not in TF_NO_ARITHMETIC_OP_TYPES:
@@ -135,6 +199,6 @@ def tf_profiler_counts(model, *, freeze=True):
     table = pd.DataFrame(rows)
     for column in ("tf_flops", "tf_conv_flops", "tf_other_flops"):
         table[column] = table[column].astype("Int64")
-    table.attrs.update(total_flops=sum(float_ops.values()), model=model.name)
+    table.attrs.update(total_flops=sum(float_ops.values()) + function_flops, model=model.name, frozen=frozen)
     return table
 
