@@ -20,7 +20,6 @@ what it returns with ``save_fig``.
 
 from analysis.plots.architecture import draw_architecture
 from analysis.plots.attribution import draw_attribution
-from analysis.plots.attribution import draw_attribution
 from analysis.plots.convolution import KIND_COLORS, convolution_kinds_counts, draw_convolution_kinds, draw_depthwise_step
 from analysis.plots.cost import (
     KERNEL_COLORS,
