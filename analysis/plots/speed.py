@@ -95,7 +95,7 @@ def draw_speed_ratio(speed, mac_ratio, title=None):
         bars = ax.bar(np.arange(len(runtimes)) + (i - (len(batches) - 1) / 2) * bar_width, values, bar_width,
                       color=batch_colors[i], label=f"batch {batch}",
                       yerr=None if spread is None else spread[:, rows], capsize=2, error_kw={"elinewidth": 0.9})
-        ax.bar_label(bars, labels=[f"{v:.1f}×" for v in values], padding=2, fontsize=8)
+        _label_above(ax, bars, [f"{v:.1f}×" for v in values], None if spread is None else spread[1, rows], 8)
     ax.axhline(mac_ratio, color="0.2", linestyle="--", linewidth=1.2, label=f"multiply-add ratio {mac_ratio:.1f}×")
     ax.set_xticks(range(len(runtimes)), runtimes)
     ax.set_xlim(-0.6, len(runtimes) - 0.4)
@@ -106,6 +106,15 @@ def draw_speed_ratio(speed, mac_ratio, title=None):
     ax.legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def _label_above(ax, bars, labels, above=None, fontsize=8):
+    """Write each label centred above its bar, clear of its error bar (``above``: the error bar's
+    length above the bar's top, or None)."""
+    above = [0.0] * len(bars) if above is None else above
+    for bar, label, extra in zip(bars, labels, above):
+        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height() + float(extra)), xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=fontsize)
 
 
 def _ratio_errors(table, ratio, numerator, denominator):
@@ -147,7 +156,8 @@ def draw_deployment(table, small="MobileNet 1.0/224", large="VGG16", title=None)
         bars = left.bar(x + offset, ran[f"{label} ms"], 0.4, color=colors, alpha=alpha, hatch=hatches,
                         edgecolor="0.25", linewidth=0.6, yerr=iqr_errors(ran, f"{label} ms"), capsize=2,
                         label=label)
-        left.bar_label(bars, labels=[f"{v:.3g}" for v in ran[f"{label} ms"]], padding=2, fontsize=7)
+        errors = iqr_errors(ran, f"{label} ms")
+        _label_above(left, bars, [f"{v:.3g}" for v in ran[f"{label} ms"]], None if errors is None else errors[1], 7)
     left.set_yscale("log")
     left.set_ylim(top=4 * max(ran[f"{small} ms"].max(), ran[f"{large} ms"].max()))
     left.set_ylabel("ms per image (batch 1)")
@@ -159,7 +169,7 @@ def draw_deployment(table, small="MobileNet 1.0/224", large="VGG16", title=None)
     bound = ran.get(f"{large} of bound")
     labels = [f"{v:.1f}×" + (f"\n{b:.0%}" if bound is not None and pd.notna(b) else "")
               for v, b in zip(ran["speed ratio"], bound if bound is not None else [None] * len(ran))]
-    right.bar_label(bars, labels=labels, padding=2, fontsize=6.5)
+    _label_above(right, bars, labels, None if spread is None else spread[1], 6.5)
     mac_ratio = float(ran["MAC ratio"].iloc[0])
     right.axhline(mac_ratio, color="0.2", linestyle="--", linewidth=1.2, label=f"multiply-add ratio {mac_ratio:.1f}×")
     top = ran["speed ratio"].max() if spread is None else np.nanmax(ran["speed ratio"] + spread[1])

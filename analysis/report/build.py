@@ -232,7 +232,8 @@ INDEX_STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
 h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.6em 0 1em;font-size:.92em}
-th,td{padding:.25em .7em;border-bottom:1px solid #e4e4e4;text-align:right}
+th,td{padding:.25em .7em;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}
+td.text{white-space:normal}
 th:first-child,td:first-child,td.text,th.text{text-align:left}
 thead th{border-bottom:2px solid #999;background:#f6f6f6}
 .headline{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:0 2em}
@@ -275,16 +276,16 @@ def headline_html(directory=None):
         f'<tr><td>{esc(row["configuration"])}</td><td class="text">{esc(row["machine"])}</td>'
         f"{time_cell(row, MOBILENET)}{time_cell(row, VGG)}"
         f"<td>{row['speed ratio']:.1f}×</td></tr>" for _, row in head.latency.iterrows())
-    fastest = ""
-    if len(head.latency):
+    fastest = []
+    for machine, rows in (head.latency.groupby("machine", sort=False) if len(head.latency) else []):
         picks = []
         for label in (MOBILENET, VGG):
-            times = head.latency.dropna(subset=[f"{label} ms"])
+            times = rows.dropna(subset=[f"{label} ms"])
             if len(times):
                 best = times.loc[times[f"{label} ms"].idxmin()]
-                picks.append(f"{esc(label)} {best[f'{label} ms']:.3g} ms ({esc(best['configuration'])}, "
-                             f"{esc(best['machine'])})")
-        fastest = f"<p><strong>Fastest</strong>: {'; '.join(picks)}.</p>"
+                picks.append(f"{esc(label)} {best[f'{label} ms']:.3g} ms ({esc(best['configuration'])})")
+        fastest.append(f"<li>on {esc(machine)}: {', '.join(picks)}</li>")
+    fastest = f"<p><strong>Fastest</strong></p><ul>{''.join(fastest)}</ul>" if fastest else ""
     latency = (f'<div><h3>Best latency per runtime and precision</h3>{fastest}<table><thead><tr>'
                f'<th class="text">configuration</th><th class="text">machine</th><th>{esc(MOBILENET)}</th>'
                f"<th>{esc(VGG)}</th><th>{esc(VGG)} / MobileNet</th></tr></thead><tbody>{latency_rows}</tbody></table>"

@@ -133,15 +133,18 @@ def accuracy_headline(directory=None):
             rows.append({"network": label, "dataset": "ImageNet (published)", "top1_%": float(match["top1"].iloc[0]),
                          "source": ACCURACY_SOURCE})
     sources = {}
-    for name, column, scale in (("quantized_accuracy", "fp32_accuracy", 100.0), ("training_sweep", "accuracy", 100.0)):
+    for name, column, how in (("quantized_accuracy", "fp32_accuracy", "train's recommended settings"),
+                              ("training_sweep", "accuracy", "{epochs} epochs")):
         try:
             frame = shipped.results(name, directory)
         except MissingFile:
             continue
         sources[name] = _about(frame)
-        for variant, value in frame.groupby("variant", sort=False)[column].first().items():
+        for variant, group in frame.groupby("variant", sort=False):
+            epochs = int(group["epochs_run"].iloc[0]) if "epochs_run" in group else None
             rows.append({"network": variant.split(" num_classes")[0], "dataset": "digits 32×32 (trained here)",
-                         "top1_%": scale * float(value), "source": f"shipped {name}"})
+                         "top1_%": 100.0 * float(group[column].iloc[0]),
+                         "source": f"shipped {name}, {how.format(epochs=epochs)}"})
     return pd.DataFrame(rows), sources
 
 
