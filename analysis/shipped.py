@@ -14,7 +14,6 @@ fails or is stopped leaves the shipped results as they were.
 """
 
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -30,6 +29,7 @@ import pandas as pd
 from analysis import atomic, paths
 from analysis.errors import BadInput, Failed, MissingFile
 from analysis.speed.cpu import cpu_model
+from analysis.versions import installed_version
 
 RESULTS_DIR = paths.DATA_DIR / "results"
 # Set by ``refresh`` for the commands it runs: where write_results writes and results reads first.
@@ -40,12 +40,8 @@ VERSIONED_PACKAGES = ("tensorflow-cpu", "keras", "torch", "fvcore", "numpy", "pa
 
 def provenance(command=None):
     """The machine, date (UTC), Python, package versions and ``command`` of a measurement."""
-    versions = {}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            pass
+    versions = {package: installed_version(package)[1] for package in VERSIONED_PACKAGES}
+    versions = {package: version for package, version in versions.items() if version}
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),

@@ -74,7 +74,7 @@ def test_failed_conversion_names_the_layer(tmp_path):
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
     x = keras.layers.Lambda(lambda t: tf.linalg.svd(t)[0], name="svd_layer")(x)
-    with pytest.raises(runtimes.ConversionError, match="layer 'svd_layer'.*tf.Svd"):
+    with pytest.raises(conversions.ConversionError, match="layer 'svd_layer'.*tf.Svd"):
         conversions.converted(SMALL, "litert", "fp32", keras.Model(inputs, x, name="odd"), cache_dir=tmp_path)
     assert not list(tmp_path.iterdir())  # nothing half-written, no partial folder left
 

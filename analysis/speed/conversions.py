@@ -26,7 +26,6 @@ renamed whole, so an interrupted conversion is never read back.
 
 import contextlib
 import hashlib
-import importlib.metadata
 import io
 import json
 import logging
@@ -45,6 +44,7 @@ from analysis import atomic, paths
 from analysis.accuracy.datasets import load_dataset
 from analysis.errors import Failed
 from analysis.speed import check_precision
+from analysis.versions import installed_version
 from nets.backend import quiet_native_stderr
 
 CALIBRATION_IMAGES = 64
@@ -90,12 +90,7 @@ def weights_digest(model):
 
 
 def _version(distribution):
-    for name in (distribution, f"{distribution}-cpu"):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "unknown"
+    return installed_version(distribution)[1] or "unknown"
 
 
 def artifact_key(variant, runtime, precision, calibration=None, weights=ANY_WEIGHTS, batch=None):

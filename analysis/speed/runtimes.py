@@ -23,14 +23,13 @@ A process runs Keras on one backend, and a machine may have only that one
 LiteRT are each optional here, and ``check_runtime`` says which is missing.
 """
 
-import importlib.metadata
 
 import numpy as np
 
 from analysis.errors import BadInput
 from analysis.speed import RuntimeUnavailable, check_installed, check_precision, conversions
-from analysis.speed.conversions import ConversionError  # noqa: F401  (raised by prepare)
 from analysis.speed.machine import bf16_supported, core_count
+from analysis.versions import installed_version
 from nets import checks
 from nets.backend import keras, quiet_native_stderr
 
@@ -74,13 +73,8 @@ def check_runtime(runtime):
 
 def runtime_version(runtime):
     """The runtime's package and version, e.g. ``ai-edge-litert 2.3.0``."""
-    package = _DISTRIBUTIONS[runtime]
-    for name in (package, package.replace("-cpu", "")):
-        try:
-            return f"{name} {importlib.metadata.version(name)}"
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "unknown"
+    name, version = installed_version(_DISTRIBUTIONS[runtime])
+    return f"{name} {version}" if version else "unknown"
 
 
 def configure_threads(threads):
