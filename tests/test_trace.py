@@ -113,9 +113,10 @@ def _tiny_models():
 
 def test_standard_and_separable_layers_agree_with_the_formula():
     standard, separable = _tiny_models()
-    kernels = trace.kernel_shapes(separable)
-    assert list(kernels["kernel_shape"]) == [(3, 3, 16, 1), (1, 1, 16, 32)]
-    assert list(kernels["count_params"]) == [144, 512]
+    kernels = trace.kernel_shapes(standard, separable)
+    assert list(kernels["kernel_shape"]) == [(3, 3, 16, 32), (3, 3, 16, 1), (1, 1, 16, 32)]
+    assert list(kernels["count_params"]) == [4608, 144, 512]
+    assert list(kernels["model"]) == ["standard", "separable", "separable"]
     tables = trace.layer_tables([standard, separable])
     assert "InputLayer" not in set(tables["type"]) and list(dict.fromkeys(tables["model"])) == ["standard", "separable"]
     formulas = {"standard": standard_conv_cost(3, 16, 32, 8, 8), "separable": separable_conv_cost(3, 16, 32, 8, 8)}

@@ -131,12 +131,13 @@ def variant_totals(tables):
                           "macs": int(table["macs"].sum())} for label, table in tables.items()]).set_index("variant")
 
 
-def kernel_shapes(model):
-    """The kernel of each layer of ``model`` that has one: name, type, kernel shape and Keras's
-    ``count_params()``."""
+def kernel_shapes(*models):
+    """The kernel of each layer of ``models`` that has one: model, layer, type, kernel shape and
+    Keras's own ``count_params()``."""
     return pd.DataFrame([{"model": model.name, "layer": layer.name, "type": type(layer).__name__,
                           "kernel_shape": tuple(layer.kernel.shape), "count_params": layer.count_params()}
-                         for layer in model.layers if getattr(layer, "kernel", None) is not None])
+                         for model in models for layer in model.layers
+                         if getattr(layer, "kernel", None) is not None])
 
 
 def layer_tables(models):
