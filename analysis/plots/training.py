@@ -15,7 +15,7 @@ from analysis.errors import BadInput
 # agree both stay visible.
 MOMENTUM_RUN_STYLES = (("#cc78bc", 5.0, "s", 8), ("#0173b2", 1.8, "o", 4))
 _PANELS = (("accuracy", "Training accuracy (batch statistics)"),
-           ("val_accuracy", "Held-out accuracy (moving statistics)"))
+           ("val_accuracy", "Validation accuracy (validation tenth of the training split, moving statistics)"))
 
 
 def _history(run):
@@ -23,11 +23,12 @@ def _history(run):
 
 
 def draw_batchnorm_momentum(runs, classes=10, title=None):
-    """Training accuracy (left) and held-out accuracy (right), in %, per epoch, of two runs that differ
+    """Training accuracy (left) and validation accuracy (right), in %, per epoch, of two runs that differ
     only in their batch-norm momentum.
 
-    Training accuracy is measured with batch statistics, held-out accuracy
-    with the moving ones: the two runs share their left curve and part on the
+    Training accuracy is measured with batch statistics, validation accuracy
+    (on the validation tenth of the training split that ``train`` holds out,
+    not the test images) with the moving ones: the two runs share their left curve and part on the
     right. The dotted line is chance, 100 / ``classes`` %.
 
     Args:
