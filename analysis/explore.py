@@ -112,6 +112,34 @@ class Explorer(widgets.VBox):
         return bundle
 
 
+LOG_STEP = 0.01  # of a log slider, in decades (2.3 % a step)
+BUDGETS_PER_DECADE = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+
+
+def _log_slider(value, low, high, description, readout_format):
+    """A slider over about 10**low .. 10**high, drawn only when released, its grid through ``value``."""
+    slider = widgets.FloatLogSlider(base=10, step=LOG_STEP, description=description, readout_format=readout_format,
+                                    continuous_update=False)
+    _place(slider, value, low, high)
+    return slider
+
+
+def _place(slider, value, low, high):
+    """Set ``slider`` to ``value`` exactly: its range is shifted so that ``value`` lies on its grid
+    (the browser snaps a value to the grid, and would move a shipped peak or a budget off it)."""
+    exponent = np.log10(value)
+    below, above = np.floor((exponent - low) / LOG_STEP), np.ceil((high - exponent) / LOG_STEP)
+    slider.min, slider.max = -300, 300  # wide first, so that no bound clips the value on the way
+    slider.value = value
+    slider.min, slider.max = exponent - below * LOG_STEP, exponent + above * LOG_STEP
+
+
+def budget_options(budget_ms=None):
+    """The latency budgets offered, 0.1 to 1,000 ms, ten a decade (and ``budget_ms``, if given)."""
+    options = {round(m * 10.0**e, 6) for e in range(-1, 3) for m in BUDGETS_PER_DECADE} | {1000.0}
+    return sorted(options | ({float(budget_ms)} if budget_ms is not None else set()))
+
+
 def figure_html(fig, dpi=FIGURE_DPI):
     """``fig`` as an inline PNG ``<img>``; the figure is closed."""
     buffer = io.BytesIO()
@@ -193,8 +221,10 @@ def variant_explorer(network="mobilenet", alpha=1.0, resolution=224, conv=False,
     controls = {
         "network": widgets.ToggleButtons(options=[("MobileNet", "mobilenet"), ("VGG16", "vgg16")], value=network,
                                          description="network"),
-        "alpha": widgets.SelectionSlider(options=sorted(ALPHAS), value=alpha, description="α"),
-        "resolution": widgets.SelectionSlider(options=sorted(RESOLUTIONS), value=resolution, description="ρ (px)"),
+        "alpha": widgets.SelectionSlider(options=sorted(ALPHAS), value=alpha, description="α",
+                                         continuous_update=False),
+        "resolution": widgets.SelectionSlider(options=sorted(RESOLUTIONS), value=resolution, description="ρ (px)",
+                                              continuous_update=False),
         "conv": widgets.Checkbox(value=conv, description="Conv (full 3×3)"),
         "shallow": widgets.Checkbox(value=shallow, description="shallow"),
     }
@@ -270,7 +300,8 @@ def depthwise_stepper(image=None, kernel=None, index=0):
     if image is None or kernel is None:
         image, kernel = example_depthwise_input()
     first = depthwise_step(image, kernel, index)
-    slider = widgets.IntSlider(value=index, min=0, max=first.positions - 1, description="position")
+    slider = widgets.IntSlider(value=index, min=0, max=first.positions - 1, description="position",
+                               continuous_update=False)
     play = widgets.Play(value=index, min=0, max=first.positions - 1, interval=1500, description="play")
     widgets.jslink((play, "value"), (slider, "value"))
     return Explorer("Depthwise stepper", {"index": slider}, functools.partial(depthwise_step, image, kernel),
@@ -348,7 +379,7 @@ def _adjust_roofline(controls, change):
     if change is not None and change["owner"] is controls["precision"]:
         peak = shipped_machine()["peaks"].get(change["new"])
         if peak:
-            controls["peak_gflops"].value = peak
+            _place(controls["peak_gflops"], peak, 1, 5)
 
 
 def roofline_explorer(precision="fp32", batch=1):
@@ -356,11 +387,9 @@ def roofline_explorer(precision="fp32", batch=1):
     MobileNet (``roofline_view``); the peak moves to the shipped peak of each precision chosen."""
     machine = shipped_machine()
     controls = {
-        "peak_gflops": widgets.FloatLogSlider(value=machine["peaks"][precision], base=10, min=1, max=5, step=0.01,
-                                              description="peak GOP/s"),
-        "bandwidth_gbs": widgets.FloatLogSlider(value=machine["bandwidth_gbs"], base=10, min=0, max=4, step=0.01,
-                                                description="GB/s"),
-        "batch": widgets.SelectionSlider(options=BATCHES, value=batch, description="batch"),
+        "peak_gflops": _log_slider(machine["peaks"][precision], 1, 5, "peak GOP/s", ",.0f"),
+        "bandwidth_gbs": _log_slider(machine["bandwidth_gbs"], 0, 4, "GB/s", ",.1f"),
+        "batch": widgets.SelectionSlider(options=BATCHES, value=batch, description="batch", continuous_update=False),
         "precision": widgets.ToggleButtons(options=PRECISIONS, value=precision, description="precision"),
     }
     return Explorer("Roofline explorer", controls, roofline_view, _render_roofline, adjust=_adjust_roofline)
@@ -430,7 +459,7 @@ def _render_budget(view):
                    f"{best['accuracy_%']:.1f} % top-1 ({html.escape(best['source'])}) in "
                    f"{best['ms_per_image']:.2f} ms per image.")
     table = view.under[["variant", "ms_per_image", "accuracy_%", "source"]]
-    return (f"<p>{verdict}</p>" + figure_html(ax.figure) + table_html(table, max_height=240)
+    return (f"<p>{verdict}</p>" + figure_html(ax.figure) + (table_html(table, max_height=240) if len(table) else "")
             + f"<p><small>Latency: {html.escape(shipped.describe(shipped.results('latency_study')))} "
               f"Accuracy: published top-1 (source column).</small></p>")
 
@@ -452,7 +481,7 @@ def budget_explorer(runtime="litert", precision="fp32", budget_ms=2.0):
                                     description="runtime"),
         "precision": widgets.ToggleButtons(options=budget_precisions(runtime), value=precision,
                                            description="precision"),
-        "budget_ms": widgets.FloatLogSlider(value=budget_ms, base=10, min=-1, max=3, step=0.01,
-                                            description="budget ms"),
+        "budget_ms": widgets.SelectionSlider(options=budget_options(checks.positive_number("budget_ms", budget_ms)),
+                                             value=budget_ms, description="budget ms", continuous_update=False),
     }
     return Explorer("Latency and accuracy explorer", controls, budget_view, _render_budget, adjust=_adjust_budget)

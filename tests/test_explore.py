@@ -286,11 +286,18 @@ def test_budget_explorer_offers_each_runtimes_precisions_and_says_when_nothing_f
     assert tuple(explorer.controls["precision"].options) == ("fp32",)
     assert explorer.view.precision == "fp32"
     fastest = pd.read_csv(RESULTS / "latency_study.csv").query("runtime == 'keras'")["ms_per_image"].min()
-    explorer.controls["budget_ms"].value = fastest / 2
+    explorer.controls["budget_ms"].value = max(b for b in explorer.controls["budget_ms"].options if b < fastest)
     assert explorer.view.best is None and explorer.view.under.empty
     assert "No network runs within" in explorer.output.value
     explorer.controls["budget_ms"].value = 1000.0
     assert explorer.view.best["variant"] == "VGG16"  # the most accurate of all, published 71.5 %
+
+
+def test_budget_explorer_offers_its_budget():
+    explorer = explore.budget_explorer(budget_ms=3.7)
+    assert 3.7 in explorer.controls["budget_ms"].options and explorer.view.budget_ms == 3.7
+    with pytest.raises(BadInput, match="budget_ms"):
+        explore.budget_explorer(budget_ms=-1)
 
 
 def test_budget_view_refuses_an_unknown_runtime():
