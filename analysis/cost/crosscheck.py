@@ -28,15 +28,20 @@ Three counters, each with its own convention, compared layer by layer:
   name scope, so the profiler's ops for them are in ``(outside layers)``.
 
 So the convolution and dense multiply-adds must agree exactly across the
-three (ours ``macs`` == fvcore == TF conv/matmul FLOPs / 2); everything else
-differs by convention, and each row's ``note`` says how.
+three (ours ``macs`` == fvcore == TF conv/matmul FLOPs / 2), on every
+keras.applications model; everything else differs by convention, and each
+row's ``note`` says how. One exception of the TF profiler's own: its
+``Conv2DBackpropInput`` (transposed convolution) formula counts output
+positions / stride^2, exact only for padding ``'same'``, and
+``Conv3DBackpropInputV2`` has no count; no keras.applications model has
+either.
 
 All counts are per image (batch 1) and exact integers.
 """
 
 import pandas as pd
 
-from analysis.cost.fvcore_count import fvcore_counts
+from analysis.cost.fvcore_count import fvcore_counts, fvcore_counts_many
 from analysis.cost.graph import OPERATION_PREFIX
 from analysis.cost.table import layer_table
 from analysis.cost.tf_profiler import TF_MAC_OP_TYPES, UNATTRIBUTED, tf_profiler_counts
@@ -54,6 +59,7 @@ COUNTERS = (
     "Rsqrt 2, Softmax 5 per element, Mean 1 per input, pools k*k per output; Relu/Relu6 0). "
     "ours: macs (multiply-adds) + other_ops (bias, BN, activation, pooling, element-wise)."
 )
+TRANSPOSED_TYPES = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 # Keras layer classes whose work is multiply-adds: the rows that must agree.
 MAC_LAYER_TYPES = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
                    "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Dense")
@@ -85,6 +91,10 @@ def _note(row):
     if row["type"] in MAC_LAYER_TYPES and not bool(row["agree"]):
         parts.append(f"MACs differ: ours {row['macs']}, fvcore {row['fvcore_macs']}, "
                      f"TF conv/matmul FLOPs {row['tf_conv_flops']} (2 per MAC)")
+        if row["type"] in TRANSPOSED_TYPES:
+            parts.append("the TF profiler's Conv2DBackpropInput formula counts output positions / stride^2, "
+                         "exact only where output = input x stride (padding='same'); Conv3DBackpropInputV2 "
+                         "has no count")
     other, tf_other = row["other_ops"], row["tf_other_flops"]
     tf_ops = {k: v for k, v in row["tf_ops"].items() if k not in TF_MAC_OP_TYPES}
     if tf_ops or (other is not pd.NA and other):
@@ -119,10 +129,12 @@ def _note(row):
 def crosscheck(source, *, seed=0, freeze=True):
     """Our per-layer counts of a network beside fvcore's and the TensorFlow profiler's.
 
-    ``source`` is a ``Variant`` (built here on the TF backend, and again in
-    a torch subprocess for fvcore) or a functional or Sequential
-    ``keras.Model`` (any keras.applications model, a loaded file: counted
-    here, and rebuilt from its config in the torch subprocess). Rows are the
+    ``source`` is a ``Variant`` (built here on the TF backend) or a
+    functional or Sequential ``keras.Model`` (any keras.applications model,
+    a loaded file). The torch subprocess for fvcore rebuilds that very model
+    from its config (Keras' safe mode), so the layer names match even where
+    Keras numbers them (``add_18``) and where a builder refuses the torch
+    backend (NASNet's). Rows are the
     calls of ``analysis.cost.graph.calls``: nested models through their
     layers (``outer/inner``). ``agree`` is True where a convolution or dense
     layer has ours ``macs`` == ``fvcore_macs`` and 2 x ``macs`` ==
@@ -144,8 +156,20 @@ def crosscheck(source, *, seed=0, freeze=True):
         model = source.build()
     else:
         model = source
-    ours = layer_table(model)[["name", "type", "output_shape", "activations", "macs", "flops", "other_ops"]]
-    fv = fvcore_counts(source, seed=seed)
+    ours = layer_table(model)  # first: a model it cannot count is refused before the worker starts
+    return _joined(model, ours, fvcore_counts(model, seed=seed), freeze)
+
+
+def crosscheck_many(models, *, seed=0, freeze=True):
+    """``crosscheck`` of each of ``models`` (built ``keras.Model``s), with one fvcore worker for all."""
+    ours = [layer_table(model) for model in models]
+    return [_joined(model, table, fv, freeze)
+            for model, table, fv in zip(models, ours, fvcore_counts_many(models, seed=seed))]
+
+
+def _joined(model, ours, fv, freeze):
+    """Our table, fvcore's and the TF profiler's of ``model``, joined on the layer names."""
+    ours = ours[["name", "type", "output_shape", "activations", "macs", "flops", "other_ops"]]
     tf_table = tf_profiler_counts(model, freeze=freeze)
     table = ours.merge(fv.drop(columns=["type"]), on="name", how="left")
     table = table.merge(tf_table, on="name", how="left")

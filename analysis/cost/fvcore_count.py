@@ -74,28 +74,42 @@ def fvcore_counts(source, *, seed=0, timeout=900):
     Raises:
         Failed: the worker failed or timed out; its stderr is in the message.
     """
+    return fvcore_counts_many([source], seed=seed, timeout=timeout)[0]
+
+
+def _request(source):
     if isinstance(source, Variant):
-        request, label = {"variant": source.to_dict()}, source.label
-    else:
-        request, label = {"model_json": source.to_json()}, source.name
-    request["seed"] = seed
+        return {"variant": source.to_dict()}, source.label
+    return {"model_json": source.to_json()}, source.name
+
+
+def fvcore_counts_many(sources, *, seed=0, timeout=None):
+    """``fvcore_counts`` of each of ``sources``, in one worker process (one start-up for all).
+
+    ``timeout`` is for the whole run (default 900 s per source). Returns a list of tables.
+    """
+    requests, labels = zip(*(_request(source) for source in sources)) if sources else ((), ())
+    timeout = timeout or 900 * max(len(requests), 1)
+    label = ", ".join(labels)
     env = dict(os.environ, KERAS_BACKEND="torch", CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_PARENT), env.get("PYTHONPATH")) if p)
     try:
         done = subprocess.run([sys.executable, "-m", "analysis.cost.fvcore_count", _WORKER_FLAG],
-                              input=json.dumps(request), capture_output=True, text=True, env=env,
-                              timeout=timeout)
+                              input=json.dumps({"models": list(requests), "seed": seed}),
+                              capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise Failed(f"fvcore worker for {label} did not finish within {timeout} s") from None
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise Failed(f"fvcore worker failed for {label} (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    result = json.loads(lines[-1])
-    table = pd.DataFrame(result["layers"], columns=list(FVCORE_COLUMNS))
-    table["fvcore_macs"] = table["fvcore_macs"].astype("Int64")
-    table.attrs.update(total_macs=result["total_macs"], unsupported=result["unsupported"],
-                       model=result["model"])
-    return table
+    tables = []
+    for result in json.loads(lines[-1]):
+        table = pd.DataFrame(result["layers"], columns=list(FVCORE_COLUMNS))
+        table["fvcore_macs"] = table["fvcore_macs"].astype("Int64")
+        table.attrs.update(total_macs=result["total_macs"], unsupported=result["unsupported"],
+                           model=result["model"])
+        tables.append(table)
+    return tables
 
 
 def _fvcore_analysis(module, inputs):
@@ -141,16 +155,36 @@ def _build(request):
     return keras.models.model_from_json(request["model_json"])  # safe mode: no code runs from it
 
 
-def _fvcore_worker(request):
-    """Runs in the subprocess (Keras on torch): the fvcore counts as a JSON-able dict."""
+def _signature(call):
+    """What fvcore's count of a call depends on: class, configuration (name aside), the call's
+    arguments with each tensor as its shape. None if the configuration cannot be read."""
+    try:
+        config = dict(call.operation.get_config())
+    except Exception:  # noqa: BLE001 (an operation without a config is simply not cached)
+        return None
+    config.pop("name", None)
+
+    def described(value):
+        return ("tensor", tuple(value.shape)) if keras.KerasTensor in type(value).__mro__ else value
+
+    arguments = keras.tree.map_structure(described, (call.node.arguments.args, call.node.arguments.kwargs))
+    return json.dumps([call.type_name, config, repr(arguments)], sort_keys=True, default=repr)
+
+
+def _fvcore_worker(request, seed):
+    """Runs in the subprocess (Keras on torch): the fvcore counts of one model as a JSON-able dict.
+
+    Calls of the same signature (``_signature``: the same class, configuration
+    and input shapes, as the repeated blocks of a network) are counted once.
+    """
     import torch  # the worker's process only: the parent runs TensorFlow
 
     if keras.backend.backend() != "torch":
         raise RuntimeError(f"the fvcore worker needs KERAS_BACKEND=torch, got {keras.backend.backend()!r}")
     logging.getLogger("fvcore").setLevel(logging.ERROR)  # unsupported ops are returned instead
-    keras.utils.set_random_seed(request["seed"])
+    keras.utils.set_random_seed(seed)
     model = _build(request)
-    generator = torch.Generator().manual_seed(request["seed"])
+    generator = torch.Generator().manual_seed(seed)
 
     def batch_of(tensor):
         shape = (1,) + tuple(int(d) for d in tensor.shape[1:])  # channels_last, as on TF
@@ -168,11 +202,15 @@ def _fvcore_worker(request):
             args, kwargs = self.node.arguments.fill_in(values)
             return self.operation(*args, **kwargs)
 
-    layers = []
+    layers, counted = [], {}
     for call in calls(model):
         row = {"name": call.name, "type": call.type_name, "fvcore_macs": None,
                "fvcore_by_operator": {}, "fvcore_unsupported": {}, "fvcore_size_arithmetic": {},
                "fvcore_ignored": {}, "fvcore_error": None}
+        signature = None if call.is_input else _signature(call)
+        if signature in counted:
+            layers.append({**counted[signature], "name": call.name})
+            continue
         try:
             if call.is_input:
                 raise TypeError("an InputLayer holds the model's input; it is not called on data")
@@ -189,6 +227,8 @@ def _fvcore_worker(request):
         except Exception as error:  # noqa: BLE001 (reported per layer, never dropped)
             row["fvcore_error"] = f"{type(error).__name__}: {error}".strip()
         layers.append(row)
+        if signature is not None:
+            counted[signature] = row
     total, _, unsupported, _ = _fvcore_analysis(model, (batch_of(model.input),))
     return {"model": model.name, "layers": layers, "total_macs": total, "unsupported": unsupported}
 
@@ -199,8 +239,11 @@ def _main(argv):
     request = json.loads(sys.stdin.read())
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit tracer warnings; unsupported ops are returned
-        result = _fvcore_worker(request)
-    print(json.dumps(result))
+        results = []
+        for model_request in request["models"]:
+            results.append(_fvcore_worker(model_request, request["seed"]))
+            keras.backend.clear_session()
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":
