@@ -284,3 +284,13 @@ def test_stacked_3x3_against_one_large_kernel(n):
     assert argument["stacked_weights"] == 9 * n * channels**2 == stacked.count_params()
     assert argument["single_weights"] == (2 * n + 1) ** 2 * channels**2 == single.count_params()
     assert argument["stacked_nonlinearities"] == n
+
+
+def test_roles_of_the_other_convolutions_and_pools():
+    from analysis.cost import layer_role
+
+    assert layer_role("c", "Conv1D", (3,)) == "Conv 3"
+    assert layer_role("c", "Conv2DTranspose", (3, 3)) == "Conv 3x3"
+    assert layer_role("d", "DepthwiseConv1D", (5,)) == "Conv DW 5"
+    assert layer_role("p", "GlobalMaxPooling1D") == "Pooling"
+    assert layer_role("a", "LeakyReLU") == "Activation"

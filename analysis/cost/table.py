@@ -508,15 +508,20 @@ def compare_table(first, second):
     return pd.DataFrame(rows)
 
 
-_ACTIVATION_TYPES = ("ReLU", "Activation", "Softmax")
-_POOLING_TYPES = ("MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
+_ACTIVATION_TYPES = ("ReLU", "Activation", "Softmax", "LeakyReLU", "PReLU", "ELU")
+_POOLING_TYPES = tuple(f"{kind}Pooling{d}D" for kind in ("Max", "Average", "GlobalAverage", "GlobalMax")
+                       for d in (1, 2, 3))
+_DEPTHWISE_TYPES = ("DepthwiseConv1D", "DepthwiseConv2D")
+_CONV_TYPES = ("Conv1D", "Conv2D", "Conv3D", "SeparableConv1D", "SeparableConv2D",
+               "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 _FULLY_CONNECTED = re.compile(r"^(fc\d|conv_preds)$")
 
 
 def layer_role(name, layer_type, kernel_size=None):
     """What a layer does, in the words of the MobileNet paper's Table 2.
 
-    ``Conv 3x3`` (a full convolution, by its kernel), ``Conv DW 3x3``
+    ``Conv 3x3`` (a full convolution, by its kernel: 1-D, 2-D, 3-D, separable or
+    transposed), ``Conv DW 3x3``
     (depthwise), ``Conv 1x1`` (pointwise), ``Fully connected`` (Dense, and the
     convolutional heads ``fc6``-``fc8`` and ``conv_preds``), ``Batch norm``,
     ``Activation``, ``Pooling``, ``Input`` or ``Other``.
@@ -524,9 +529,9 @@ def layer_role(name, layer_type, kernel_size=None):
     k = "x".join(str(s) for s in kernel_size) if kernel_size else "?"
     if layer_type == "Dense" or (layer_type == "Conv2D" and _FULLY_CONNECTED.match(name)):
         return "Fully connected"
-    if layer_type == "DepthwiseConv2D":
+    if layer_type in _DEPTHWISE_TYPES:
         return f"Conv DW {k}"
-    if layer_type in ("Conv2D", "SeparableConv2D"):
+    if layer_type in _CONV_TYPES:
         return f"Conv {k}"
     if layer_type == "BatchNormalization":
         return "Batch norm"
