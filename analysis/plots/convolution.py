@@ -145,7 +145,7 @@ def _grid(ax, values, title, highlight=None, fmt="{:g}", cmap="Blues", blank=Non
     ax.imshow(shown, cmap=cmap, vmin=min(0.0, np.nanmin(values)), vmax=max(1.0, np.nanmax(np.abs(values))) * 1.6)
     for (i, j), value in np.ndenumerate(values):
         if blank is None or not blank[i, j]:
-            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=9)
+            ax.text(j, i, fmt.format(value + 0.0), ha="center", va="center", fontsize=9)
     if highlight is not None:
         row, col, rows, cols = highlight
         ax.add_patch(Rectangle((col - 0.5, row - 0.5), cols, rows, fill=False, edgecolor="#d55e00", linewidth=2.5))
