@@ -439,3 +439,21 @@ def test_new_figures_are_saved_by_save_fig(tmp_path):
     written = plots.save_fig(plots.draw_separable_ratio(measured, max_channels=64), "ratio", tmp_path)
     assert [p.name for p in written] == ["ratio.png", "ratio.svg"] and all(p.stat().st_size for p in written)
     assert math.isclose(measured["measured"].iloc[0], 41 / 288)
+
+
+def test_save_fig_never_leaves_a_half_written_figure(tmp_path, monkeypatch):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    png, svg = plots.save_fig(fig, "kept", directory=tmp_path)
+    before = png.read_bytes()
+
+    def fail_midway(target, **kwargs):
+        target.write(b"\x89PNG partial")
+        raise RuntimeError("killed while drawing")
+
+    monkeypatch.setattr(fig, "savefig", fail_midway)
+    with pytest.raises(RuntimeError):
+        plots.save_fig(fig, "kept", directory=tmp_path)
+    assert png.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.png", "kept.svg"]
+    plt.close(fig)

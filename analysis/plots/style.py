@@ -7,6 +7,7 @@ under the non-interactive Agg backend (the command line, CI) as well as
 inline in a notebook.
 """
 
+import io
 import re
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis import paths
+from analysis import atomic, paths
 from analysis.errors import BadInput
 
 
@@ -103,7 +104,9 @@ def save_fig(fig, name, directory=None):
         for fmt in FIGURE_FORMATS:
             path = directory / f"{name}.{fmt}"
             metadata = {"Date": None} if fmt == "svg" else None
-            fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
+            buffer = io.BytesIO()  # drawn whole, then written atomically: no half-written figure
+            fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
+            atomic.write_bytes(path, buffer.getvalue())
             written.append(path)
     return written
 
