@@ -27,7 +27,7 @@ import math
 
 import pandas as pd
 
-from analysis.cost.table import MAC_CONVENTION, layer_role, layer_table
+from analysis.cost.table import MAC_CONVENTION, layer_role, table_of
 from analysis.variants import Variant
 
 PARTS = ("body", "head")
@@ -35,16 +35,6 @@ PARTS = ("body", "head")
 # connected layer; directly before it, they belong to the head.
 _HEAD_GLUE_TYPES = ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout", "Reshape")
 QUANTITIES = ("params", "macs")
-
-
-def _as_table(model_or_table):
-    if isinstance(model_or_table, pd.DataFrame):
-        return model_or_table
-    if isinstance(model_or_table, Variant):
-        table = layer_table(model_or_table.build())
-        table.attrs["model"] = model_or_table.label
-        return table
-    return layer_table(model_or_table)
 
 
 def head_start(table):
@@ -69,7 +59,7 @@ def head_start(table):
 
 def split_parts(model_or_table):
     """``layer_table`` of a model (or Variant, or such a table) with a ``part`` column: body or head."""
-    table = _as_table(model_or_table).copy()
+    table = table_of(model_or_table, "model_or_table").copy()
     start = head_start(table)
     table["part"] = ["body" if i < start else "head" for i in range(len(table))]
     return table

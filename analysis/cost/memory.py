@@ -32,28 +32,15 @@ batch of a few images on its training memory is almost all activations.
 
 import pandas as pd
 
-from analysis.cost.table import BYTES_PER_FLOAT32, layer_table
+from analysis.cost.table import BYTES_PER_FLOAT32, table_of
 from analysis.variants import Variant
-from nets.checks import BadInput, one_of, positive_int
+from nets.checks import one_of, positive_int
 
 # Values kept per trainable parameter by each optimizer (Keras 3).
 OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "rmsprop": 1, "adam": 2}
 VIEW_TYPES = ("Reshape", "Flatten")
 DEFAULT_BATCHES = (1, 8, 32, 128)
 PARTS = ("weights", "gradients", "optimizer_state", "activations")
-
-
-def _as_table(variant_or_model):
-    if isinstance(variant_or_model, pd.DataFrame):
-        return variant_or_model
-    if isinstance(variant_or_model, Variant):
-        table = layer_table(variant_or_model.build())
-        table.attrs["model"] = variant_or_model.label
-        return table
-    if hasattr(variant_or_model, "layers"):
-        return layer_table(variant_or_model)
-    raise BadInput("training_memory takes a Variant, a keras.Model or its layer_table. "
-                   f"Received variant_or_model={variant_or_model!r}")
 
 
 def activations_per_image(table):
@@ -79,7 +66,7 @@ def training_memory(variant_or_model, batch, optimizer="adam"):
     """
     batch = positive_int("batch", batch)
     one_of("optimizer", optimizer, tuple(OPTIMIZER_SLOTS))
-    table = _as_table(variant_or_model)
+    table = table_of(variant_or_model, "variant_or_model")
     params = int(table["params"].sum())
     trainable = int(table["trainable_params"].sum())
     slots = OPTIMIZER_SLOTS[optimizer]
@@ -106,7 +93,7 @@ def training_memory_table(variants=None, batches=DEFAULT_BATCHES, optimizer="ada
     variants = (Variant("vgg16"), Variant("mobilenet")) if variants is None else variants
     rows = []
     for variant in variants:
-        table = _as_table(variant)  # built once, reused for every batch
+        table = table_of(variant, "variant_or_model")  # built once, reused for every batch
         for batch in batches:
             row = training_memory(table, batch, optimizer)
             row["total_mib"] = row["total"] / 2**20

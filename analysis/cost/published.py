@@ -63,12 +63,17 @@ NOTES = {
 }
 
 
-def published():
-    """The published figures as a DataFrame (one row per printed result, see SOURCES.md)."""
-    table = pd.read_csv(PUBLISHED_CSV, dtype=str, keep_default_na=False)
-    for column in _NUMERIC:
+def read_figures(path, numeric):
+    """A CSV of printed figures as a DataFrame: every column text, except ``numeric`` (an empty cell is NaN)."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in numeric:
         table[column] = pd.to_numeric(table[column].replace("", None), errors="coerce")
     return table
+
+
+def published():
+    """The published figures as a DataFrame (one row per printed result, see SOURCES.md)."""
+    return read_figures(PUBLISHED_CSV, _NUMERIC)
 
 
 def sources():

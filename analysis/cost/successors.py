@@ -25,7 +25,7 @@ statistics; bytes are float32.
 import pandas as pd
 
 from analysis import paths
-from analysis.cost.published import published
+from analysis.cost.published import published, read_figures
 from analysis.cost.table import BYTES_PER_FLOAT32, layer_role, layer_table, summarize
 from analysis.variants import Variant
 
@@ -51,10 +51,7 @@ def published_successors():
     ResNet-50 (their papers) and of the four networks' Keras weights (keras.io), with the
     columns source, table, model, resolution, evaluation, top1, top5 (%),
     mult_adds_millions, params_millions and note (see ``data/SUCCESSORS.md``)."""
-    table = pd.read_csv(SUCCESSORS_CSV, dtype=str, keep_default_na=False)
-    for column in _NUMERIC:
-        table[column] = pd.to_numeric(table[column].replace("", None), errors="coerce")
-    return table
+    return read_figures(SUCCESSORS_CSV, _NUMERIC)
 
 
 def sources():

@@ -71,7 +71,7 @@ from tqdm.auto import tqdm
 
 from analysis.cost import receptive
 from analysis.cost.graph import calls, functional_graph
-from analysis.variants import mobilenet_grid
+from analysis.variants import Variant, mobilenet_grid
 from nets.backend import keras
 from nets.checks import BadInput
 
@@ -436,6 +436,24 @@ def layer_table(model):
     table.attrs["lower_bound"] = bool(len(unsupported))
     table.attrs["unsupported_types"] = sorted(set(unsupported))
     return table
+
+
+def table_of(subject, argument="subject"):
+    """The ``layer_table`` of ``subject``: a ``Variant`` (built, the table labelled with its
+    label), a ``keras.Model``, or a table already made (returned as it is).
+
+    Raises:
+        BadInput: anything else, naming ``argument``.
+    """
+    if isinstance(subject, pd.DataFrame):
+        return subject
+    if isinstance(subject, Variant):
+        table = layer_table(subject.build())
+        table.attrs["model"] = subject.label
+        return table
+    if hasattr(subject, "layers"):
+        return layer_table(subject)
+    raise BadInput(f"{argument} must be a Variant, a keras.Model or its layer_table. Received {argument}={subject!r}")
 
 
 def summarize(model_or_table):
