@@ -1,7 +1,7 @@
 """What a network costs: parameters, multiply-adds, memory, checked by independent counters.
 
 - ``analysis.cost.table``: the per-layer table (``layer_table``) and its
-  totals, blocks and roles; re-exported here.
+  totals; ``analysis.cost.groups``: its rows by block and by role. Both re-exported here.
 - ``analysis.cost.separable``: standard against depthwise separable
   convolution in closed form.
 - ``analysis.cost.published``: the figures printed in the papers, and the
