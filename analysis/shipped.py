@@ -135,7 +135,7 @@ class Refresh:
 LATENCY_RUNTIMES = "keras,xla,litert,openvino,onnxruntime"
 # In order: quantized_latency times the networks whose accuracy quantized_accuracy holds.
 REFRESHES = (
-    Refresh(("latency_study", "latency_fit_validation"),
+    Refresh(("latency_study", "latency_fit_validation", "predict_validation"),
             ("benchmarks/bench_latency.py", "--runtimes", LATENCY_RUNTIMES, "--precisions", "fp32,bf16,int8",
              "--no-overhead")),
     Refresh(("deployment_latency", "deployment_direct", "quantized_accuracy"), ("benchmarks/bench_precision.py",)),

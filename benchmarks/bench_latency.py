@@ -16,11 +16,16 @@ Measures, on this machine, in one run:
 3. the fraction of the measured matrix-product peak that each runtime reaches
    on VGG16, and of the roofline bound on MobileNet 1.0/224 (batch 1);
 4. the latency model's leave-one-out error on the 16 MobileNet variants and
-   VGG16, per runtime, the calibration variants (Conv and shallow MobileNets)
-   in every fit; all variants timed in 15 interleaved rounds, for 30 calls and
+   VGG16, per runtime, the calibration variants (Conv and shallow MobileNets;
+   at fp32 also MobileNetV3Small, MobileNetV3Large and EfficientNetV2B0) in
+   every fit; all variants timed in 15 interleaved rounds, for 30 calls and
    3 s at least each (a fast network's times spread widely on a shared
-   machine: it gets more calls, so its median is as precise as a slow one's).
-Writes reports/tables/latency_*.csv and prints a summary for the README.
+   machine: it gets more calls, so its median is as precise as a slow one's);
+5. the fit on five networks it never saw (``predict.UNSEEN_NETWORKS``),
+   timed at fp32 in the same rounds and predicted by the fit to the study.
+Writes reports/tables/latency_*.csv, the shipped ``latency_study``,
+``latency_fit_validation`` and ``predict_validation`` (full run only), and
+prints a summary for the README.
 """
 
 import argparse
@@ -31,7 +36,7 @@ import time
 import numpy as np
 
 from analysis import atomic, paths, shipped
-from analysis.speed import configuration, conversions, latency, latency_fit, machine, runtime_precision_pairs, study
+from analysis.speed import configuration, conversions, latency, latency_fit, machine, predict, runtime_precision_pairs, study
 from analysis.speed import runtimes as runtime_setup
 from analysis.variants import Variant
 
@@ -107,7 +112,12 @@ def _print_profile(title, profile, threads):
     peaks = ", ".join(f"{k} {v:.0f}" for k, v in profile.peaks.items() if v)
     print(f"{title}: {profile.cpu}, {profile.cores} cores, {profile.vector_isa}; peaks {peaks} GFLOP/s (int8 GOP/s) "
           f"({profile.peak_methods}); DRAM {profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s; "
-          f"theoretical {profile.theoretical_peak_gflops:.0f} GFLOP/s; threads {threads}")
+          f"theoretical {_theoretical(profile)}; threads {threads}")
+
+
+def _theoretical(profile):
+    peak = profile.theoretical_peak_gflops
+    return f"{peak:.0f} GFLOP/s" if peak is not None else f"unknown ({profile.theoretical_note})"
 
 
 def main(argv=None):
@@ -139,9 +149,12 @@ def main(argv=None):
     tables = paths.TABLES_DIR
     tables.mkdir(parents=True, exist_ok=True)
     specs, calibration = study.validated_variants(quick=args.quick), study.calibration_variants(quick=args.quick)
+    zoo = study.zoo_calibration_variants(quick=args.quick)
+    timing = {"repeats": 6, "rounds": 3, "min_seconds": 0.0} if args.quick else study.STUDY_TIMING
+    unseen = [] if args.quick else predict.unseen_variants()
     measurements, validation = study.latency_fit_study(
-        profile, runtimes, specs, calibration, threads=threads, repeats=6 if args.quick else 30,
-        rounds=3 if args.quick else 15, min_seconds=0.0 if args.quick else 3.0, precisions=precisions)
+        profile, runtimes, specs, calibration, threads=threads, precisions=precisions, fp32_calibration=zoo,
+        held_out=unseen, held_out_runtimes=predict.VALIDATION_RUNTIMES, **timing)
     atomic.write_csv(measurements, tables / "latency_variants.csv")
     # Measured again after the timings: a neighbour busy during the first profile would
     # otherwise lower the peak and bandwidth every bound is computed from.
@@ -152,15 +165,26 @@ def main(argv=None):
         print(f"  bounds from the best of both: peak {profile.peak_gflops:.1f} GFLOP/s, DRAM "
               f"{profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s")
         measurements, validation = study.latency_fit_study(
-            profile, runtimes, specs, calibration, threads=threads, repeats=6 if args.quick else 30,
-            progress=False, reuse=tables / "latency_variants.csv", precisions=precisions)
+            profile, runtimes, specs, calibration, threads=threads, repeats=timing["repeats"],
+            progress=False, reuse=tables / "latency_variants.csv", precisions=precisions, fp32_calibration=zoo,
+            held_out=unseen, held_out_runtimes=predict.VALIDATION_RUNTIMES)
         atomic.write_csv(measurements, tables / "latency_variants.csv")
     atomic.write_csv(validation, tables / "latency_model_validation.csv")
+    measurements, held_out = study.split_held_out(measurements)
     if not args.quick:
         command = "python benchmarks/bench_latency.py " + " ".join(argv if argv is not None else sys.argv[1:])
         shipped.write_results("latency_study", measurements, command.strip(), threads=threads,
                               peaks=profile.peaks, bandwidth_gbs=profile.bandwidth_gbs, profile=profile.to_dict())
         shipped.write_results("latency_fit_validation", validation, command.strip(), threads=threads)
+        # The unseen networks, timed in the study's own rounds, predicted by the fit to the study.
+        unseen_errors = predict.prediction_errors(held_out, study=shipped.results("latency_study"))
+        shipped.write_results("predict_validation", unseen_errors, command.strip() + " (held-out networks)",
+                              threads=threads)
+        shown = unseen_errors[["variant", "runtime", "measured_ms", "measured_ms_iqr", "predicted_ms", "error"]]
+        print("the latency fit on networks it never saw (timed in the same rounds):")
+        print(shown.round(3).to_string(index=False))
+        within = (unseen_errors["error"].abs() <= 0.15).groupby(unseen_errors["runtime"], sort=False).agg(["sum", "count"])
+        print("within 15 %:", ", ".join(f"{r} {s}/{c}" for r, (s, c) in within.iterrows()))
 
     vgg = measurements[measurements["variant"] == "VGG16"]
     print("VGG16, batch 1: fraction of the measured matrix-product peak at its precision")
@@ -185,8 +209,11 @@ def main(argv=None):
     print("latency model fitted on every variant (calibration included):")
     for runtime, fit in latency_fit.fit_by_runtime(measurements).items():
         print(f"  {runtime:16s} e_matrix {fit.efficiency['Matrix product']:.2f}, e_depthwise {fit.efficiency['Depthwise']:.1f}, "
-              f"{fit.unit_ms['layers'] * 1e3:.0f} us/layer, {fit.unit_ms['depthwise_positions'] * 1e6:.1f} ns/depthwise position, "
-              f"{fit.unit_ms['channels'] * 1e6:.0f} ns/channel")
+              f"e_elementwise {fit.efficiency['Element-wise']:.1f}, {fit.unit_ms['layers'] * 1e3:.0f} us/layer, "
+              f"{fit.unit_ms['graph_layers'] * 1e3:.0f} us/graph layer, "
+              f"{fit.unit_ms['depthwise_positions'] * 1e6:.1f} ns/depthwise position, "
+              f"{fit.unit_ms['channels'] * 1e6:.0f} ns/channel, "
+              f"{fit.unit_ms['activation_values'] * 1e6:.2f} ns/swish value")
     return 0
 
 

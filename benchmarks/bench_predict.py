@@ -1,10 +1,11 @@
 """The latency fit on networks it was never fitted on (not a test):
-python benchmarks/bench_predict.py [--runtimes keras,litert,openvino] [--threads N] [--repeats 30]
+python benchmarks/bench_predict.py [--runtimes keras,litert,openvino] [--threads N]
 
 Fits each runtime on this machine's last latency study (the shipped ``latency_study``),
 measures MobileNetV2, ResNet50, EfficientNetB0, DenseNet121 and Xception (keras.applications,
-random weights, default resolution, batch 1, 3 interleaved rounds) and prints each
-prediction's error; writes the shipped result ``predict_validation``.
+random weights, default resolution, batch 1), timed as the study times its variants (30 calls
+and 3 s at least, in 15 interleaved rounds), and prints each prediction's error; writes the
+shipped result ``predict_validation``.
 """
 
 import argparse
@@ -19,10 +20,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtimes", default="keras,litert,openvino")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args(argv)
     threads = runtime_setup.configure_threads(args.threads)
-    table = validate_predictions(runtimes=tuple(args.runtimes.split(",")), threads=threads, repeats=args.repeats)
+    table = validate_predictions(runtimes=tuple(args.runtimes.split(",")), threads=threads)
     command = "python benchmarks/bench_predict.py " + " ".join(argv if argv is not None else sys.argv[1:])
     shipped.write_results("predict_validation", table, command.strip(), threads=threads)
     shown = table[["variant", "runtime", "measured_ms", "measured_ms_iqr", "predicted_ms", "error"]]

@@ -4,7 +4,7 @@ import pytest
 
 from analysis import cli, shipped
 from analysis.speed.latency_fit import FEATURE_NAMES, fit_by_runtime, latency_features
-from analysis.speed.predict import predict, study_profile
+from analysis.speed.predict import prediction_errors, predict, study_profile
 from analysis.speed.roofline import machine_bounds
 from analysis.cost import layer_table
 from analysis.variants import Variant
@@ -124,13 +124,24 @@ def test_compare_takes_keras_networks(capsys):
         out.split('"keras:MobileNetV2/96"')[1].split('"params": ')[1].split(",")[0])
 
 
-def test_the_study_profile_reproduces_the_study_features():
+@pytest.mark.parametrize("network", ["vgg16", "keras:MobileNetV3Small"])
+def test_the_study_profile_reproduces_the_study_features(network):
     """The profile predict uses gives, for a network the study measured, the features it saved."""
     study = shipped.results("latency_study")
     profile = study_profile(study)
-    row = study[(study["variant"] == "VGG16") & (study["precision"] == "fp32")].iloc[0]
-    features = latency_features(machine_bounds(layer_table(Variant("vgg16").build()), profile))
+    variant = Variant(network)
+    row = study[(study["variant"] == variant.label) & (study["precision"] == "fp32")].iloc[0]
+    features = latency_features(machine_bounds(layer_table(variant.build()), profile))
     assert features == pytest.approx({name: row[f"feature_{name}"] for name in FEATURE_NAMES}, rel=1e-6)
+
+
+def test_prediction_errors_set_the_fit_against_each_measurement():
+    study = shipped.results("latency_study")
+    measured = study[(study["variant"] == "VGG16") & (study["runtime"] == "litert") & (study["precision"] == "fp32")]
+    errors = prediction_errors(measured, study=study)
+    predicted = predict(Variant("vgg16"), "litert", study=study).predicted_ms
+    assert errors["predicted_ms"].iloc[0] == pytest.approx(predicted)
+    assert errors["error"].iloc[0] == pytest.approx(predicted / measured["median_ms"].iloc[0] - 1)
 
 
 def test_predict_is_the_fit_applied_to_the_features():
@@ -142,3 +153,19 @@ def test_predict_is_the_fit_applied_to_the_features():
     assert prediction.predicted_ms == pytest.approx(fit.predict(features))
     assert prediction.predicted_ms == pytest.approx(sum(prediction.terms.values()))
     assert "latency study given" in prediction.fit_source
+
+
+def test_the_element_wise_group_holds_mobilenet_v2s_residual_adds_and_paddings():
+    """MobileNetV2 (Sandler et al. 2018, Table 2): a residual add in each stride-1 bottleneck whose
+    input and output widths match (1 + 2 + 3 + 2 + 2 = 10), and a ZeroPadding2D before each of
+    the four strided depthwise convolutions that Keras pads by hand."""
+    from analysis.speed.latency_fit import fit_group
+    from analysis.speed.roofline import machine_bounds
+
+    bounds = machine_bounds(layer_table(Variant("keras:MobileNetV2").build()), {"peak_gflops": 100.0, "bandwidth_gbs": 20.0})
+    groups = [fit_group(r, t) for r, t in zip(bounds["role"], bounds["type"])]
+    elementwise = bounds[[g == "Element-wise" for g in groups]]
+    assert elementwise["type"].value_counts().to_dict() == {"Add": 10, "ZeroPadding2D": 4}
+    features = latency_features(bounds)
+    assert features["Element-wise"] == pytest.approx(elementwise["bound_ms"].sum())
+    assert features["Element-wise"] > 0

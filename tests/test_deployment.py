@@ -53,11 +53,16 @@ def test_latency_study_fits_each_precision(tmp_path, monkeypatch):
     monkeypatch.setattr(conversions.paths, "CACHE_DIR", tmp_path)
     profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0, "peaks": {"fp32": 100.0, "bf16": None, "int8": 400.0}}
     variants = [Variant("mobilenet", alpha=a, resolution=r, num_classes=10) for a, r in ((0.25, 32), (0.5, 32), (0.25, 64))]
+    fp32_only = Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10, conv=True)
     measurements, validation = study.latency_fit_study(profile, ("litert",), variants, repeats=3, rounds=1,
-                                                       progress=False, precisions=("fp32", "int8"))
+                                                       progress=False, precisions=("fp32", "int8"),
+                                                       fp32_calibration=[fp32_only])
     assert sorted(set(zip(validation["runtime"], validation["precision"]))) == [("litert", "fp32"), ("litert", "int8")]
-    bounds = measurements.pivot(index="variant", columns="precision", values="bound_ms")
-    assert (bounds["int8"] < bounds["fp32"]).all()  # 4x the peak and a quarter of the bytes
+    calibrating = measurements[measurements["variant"] == fp32_only.label]
+    assert list(calibrating["precision"]) == ["fp32"] and calibrating["calibration_variant"].all()
+    assert fp32_only.label not in set(validation["variant"])
+    bounds = measurements.pivot(index="variant", columns="precision", values="bound_ms").dropna()
+    assert len(bounds) == len(variants) and (bounds["int8"] < bounds["fp32"]).all()  # 4x the peak and a quarter of the bytes
     assert set(latency_fit.fit_by_runtime(measurements)) == {"litert", "litert int8"}
 
 

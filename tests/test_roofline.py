@@ -102,13 +102,16 @@ def test_vgg16_fc6_at_batch_1_is_memory_bound_and_4x_faster_at_int8():
     assert fc6["fp32"]["bound_ms"] / fc6["int8"]["bound_ms"] == pytest.approx(4, rel=1e-12)
 
 
-UNIT_MS = {"layers": 0.01, "depthwise_positions": 2e-5, "channels": 3e-4}
+UNIT_MS = {"layers": 0.01, "graph_layers": 0.004, "depthwise_positions": 2e-5, "channels": 3e-4,
+           "activation_values": 1e-6}
 
 
 def _synthetic_features(rng, groups):
+    layers = float(rng.integers(20, 90))
     return dict(zip(groups, rng.uniform(0.1, 2.0, len(groups))), Other=float(rng.uniform(0, 0.5)),
-                layers=float(rng.integers(20, 90)), depthwise_positions=float(rng.integers(0, 40_000)),
-                channels=float(rng.integers(1_000, 15_000)))
+                layers=layers, graph_layers=layers + float(rng.integers(0, 200)),
+                depthwise_positions=float(rng.integers(0, 40_000)), channels=float(rng.integers(1_000, 15_000)),
+                activation_values=float(rng.integers(0, 5_000_000)))
 
 
 def _synthetic_time(truth, f):
@@ -117,7 +120,7 @@ def _synthetic_time(truth, f):
 
 
 def test_latency_model_recovers_known_coefficients():
-    truth = {"Matrix product": 1.5, "Depthwise": 3.0}
+    truth = {"Matrix product": 1.5, "Depthwise": 3.0, "Element-wise": 0.3}
     assert tuple(truth) == latency_fit.FIT_GROUPS and tuple(UNIT_MS) == latency_fit.COUNT_FEATURES
     rng = np.random.default_rng(0)
     features = [_synthetic_features(rng, truth) for _ in range(12)]
@@ -133,8 +136,8 @@ def test_latency_model_recovers_known_coefficients():
     with_prior = latency_fit.validate_latency_fit(labels, features, measured, "synthetic", prior_weight=0.001)
     assert with_prior["error"].abs().max() < 0.1  # a weak prior towards 1 costs little on exact data
     # With features that cannot tell two groups apart, the prior keeps both factors finite and near 1.
-    collinear = [dict(f, Depthwise=f["Matrix product"], Other=0.0, depthwise_positions=0.0, channels=0.0, layers=0.0)
-                 for f in features]
+    collinear = [dict(f, Depthwise=f["Matrix product"], Other=0.0, depthwise_positions=0.0, channels=0.0, layers=0.0,
+                      graph_layers=0.0, activation_values=0.0, **{"Element-wise": 0.0}) for f in features]
     tied = latency_fit.fit_latency(collinear, [2 * f["Matrix product"] for f in collinear], "tied",
                                       prior_weight=0.01)
     assert tied.efficiency["Matrix product"] == pytest.approx(tied.efficiency["Depthwise"], rel=1e-3)
@@ -155,6 +158,9 @@ def test_model_features_of_mobilenet_match_the_paper_table():
     # (batch norm, ReLU, dropout, reshape and softmax fused into the layer before them).
     assert features["channels"] == 32 + sum(depthwise) + sum(pointwise) + 1024 + 1000
     assert features["layers"] == 1 + 13 + 13 + 1 + 1
+    # Before fusion, every layer Keras lists but the input.
+    assert features["graph_layers"] == len(Variant("mobilenet").build().layers) - 1
+    assert features["Element-wise"] == 0.0  # no residual add, product, padding or rescaling
     # The classifier is charged at its bound, not in the matrix-product group.
     classifier = bounds.loc[bounds["role"] == "Fully connected", "bound_ms"].sum()
     assert classifier > 0
@@ -165,7 +171,8 @@ def test_model_features_of_mobilenet_match_the_paper_table():
 def test_calibration_variants_join_every_fit_but_are_not_predicted():
     truth = {"Matrix product": 2.0, "Depthwise": 5.0}
     # Validated variants whose groups grow together (collinear), as the MobileNet family's do...
-    counts = {"layers": 30.0, "depthwise_positions": 0.0, "channels": 0.0}
+    counts = {"layers": 30.0, "graph_layers": 80.0, "depthwise_positions": 0.0, "channels": 0.0, "Element-wise": 0.0,
+              "activation_values": 0.0}
     family = [{"Matrix product": s, "Depthwise": 0.5 * s, "Other": 0.01, **counts} for s in (1.0, 2.0, 3.0, 4.0)]
     # ...and calibration variants with another mix, which pin each group's factor down.
     other_mix = [{"Matrix product": 3.0, "Depthwise": 0.0, "Other": 0.01, **counts},
@@ -225,7 +232,7 @@ def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
 
 
 def test_fit_by_runtime_reads_the_features_the_study_recorded():
-    truth = {"Matrix product": 1.5, "Depthwise": 4.0}
+    truth = {"Matrix product": 1.5, "Depthwise": 4.0, "Element-wise": 0.5}
     rng = np.random.default_rng(1)
     rows = []
     labels = [variant.label for variant in mobilenet_grid()[:8]]
@@ -266,3 +273,34 @@ def test_best_profile_takes_the_highest_of_each_measurement():
     assert machine.best(first) == first
     with pytest.raises(ValueError, match="MachineProfile"):
         machine.best({"peak_gflops": 1.0})
+
+
+def test_activation_values_count_each_swish_and_sigmoid_but_no_clamp():
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="swish", name="swish_conv")(inputs)
+    x = keras.layers.Conv2D(4, 1, name="gate")(x)
+    x = keras.layers.Activation("sigmoid", name="gate_sigmoid")(x)
+    x = keras.layers.Conv2D(4, 1, name="clamped")(x)
+    x = keras.layers.ReLU(6.0, name="clamped_relu6")(x)
+    table = layer_table(keras.Model(inputs, x))
+    assert dict(zip(table["name"], table["activation"])) == {
+        table["name"][0]: None, "swish_conv": "silu", "gate": None, "gate_sigmoid": "sigmoid", "clamped": None,
+        "clamped_relu6": "relu6"}
+    bounds = roofline.machine_bounds(table, {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}, batch=3)
+    features = latency_fit.latency_features(bounds, batch=3)
+    # 16 x 16 x 8 swish values and 16 x 16 x 4 sigmoid values per image; ReLU6 is a clamp.
+    assert features["activation_values"] == 3 * (16 * 16 * 8 + 16 * 16 * 4)
+    assert features["graph_layers"] == 5 and features["layers"] == 3
+
+
+def test_held_out_variants_are_timed_but_join_no_fit():
+    profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}
+    fitted = mobilenet_grid((0.25, 0.5), (32,))
+    held = Variant("mobilenet", alpha=0.75, resolution=32)
+    measurements, validation = study.latency_fit_study(profile, ("keras",), fitted, repeats=3, rounds=1,
+                                                       progress=False, held_out=[held])
+    assert list(measurements["held_out"]) == [False, False, True]
+    assert held.label not in set(validation["variant"])
+    rows, held_rows = study.split_held_out(measurements)
+    assert list(rows["variant"]) == [v.label for v in fitted] and list(held_rows["variant"]) == [held.label]
+    assert "held_out" not in rows.columns and held_rows["median_ms"].iloc[0] > 0

@@ -113,6 +113,16 @@ def _activation_ops_per_element(function):
     return _ACTIVATION_OPS.get(name, 1)
 
 
+def activation_name(layer):
+    """The name of the activation a layer applies (``relu``, ``silu`` (swish), ``hard_silu``...; ``relu``
+    for a ``ReLU`` layer, ``relu6`` if it clips at 6), or None for none (or ``linear``)."""
+    if type(layer).__name__ == "ReLU":
+        return "relu6" if getattr(layer, "max_value", None) == 6 else "relu"
+    function = getattr(layer, "activation", None)
+    name = getattr(function, "__name__", None) if callable(function) else None
+    return None if name in (None, "linear") else name
+
+
 def _bias_and_activation(layer, out_elements):
     ops = out_elements if getattr(layer, "use_bias", False) else 0
     activation = getattr(layer, "activation", None)
@@ -309,7 +319,7 @@ HANDLERS = tuple((c, f) for c, f in (
     (L.Concatenate, _free),
 ) if c is not None)
 COLUMNS = (
-    "name", "type", "input_shape", "output_shape", "kernel_size", "strides",
+    "name", "type", "input_shape", "output_shape", "kernel_size", "strides", "activation",
     "params", "trainable_params", "non_trainable_params",
     "macs", "flops", "other_ops", "activations", "activation_bytes",
     "weight_bytes", "arithmetic_intensity", "supported", "receptive_field", "jump",
@@ -409,6 +419,7 @@ def layer_table(model):
             "output_shape": out_shape,
             "kernel_size": tuple(kernel) if kernel else None,
             "strides": tuple(strides) if isinstance(strides, (tuple, list)) and strides else None,
+            "activation": activation_name(layer),
             "params": params,
             "trainable_params": trainable,
             "non_trainable_params": params - trainable,

@@ -267,10 +267,13 @@ def draw_predicted_vs_measured(validation, ax=None, label_worst=4):
 LATENCY_TERMS = {
     "Matrix product": ("matrix products (× their bound)", "#0173b2"),
     "Depthwise": ("depthwise convolutions (× their bound)", "#029e73"),
+    "Element-wise": ("element-wise layers (× their bound)", "#ca9161"),
     "Other": ("at their bound (pooling, fully connected)", "#949494"),
     "layers": ("per layer", "#de8f05"),
+    "graph_layers": ("per layer before fusion", "#fbafe4"),
     "depthwise_positions": ("per depthwise output position", "#56b4e9"),
     "channels": ("per output channel", "#cc78bc"),
+    "activation_values": ("per swish / sigmoid value", "#d55e00"),
 }
 
 

@@ -1,23 +1,30 @@
 """A latency fit: a network's time predicted from its roofline bounds and a few counts.
 
 The latency fit predicts a network's time as
-``e_matrix * B_matrix + e_depthwise * B_depthwise + B_bound
-+ c_layer * layers + c_position * depthwise_positions + c_channel * channels``,
+``e_matrix * B_matrix + e_depthwise * B_depthwise + e_elementwise * B_elementwise + B_bound
++ c_layer * layers + c_graph * graph_layers + c_position * depthwise_positions
++ c_channel * channels + c_act * activation_values``,
 with ``B_g`` the summed bound of a group of (fused) layers: matrix products
-(full and pointwise convolutions), depthwise convolutions, and the layers
-charged at their bound, factor 1 (``B_bound``: pooling, reshapes, and the
-fully connected layers, which at batch 1 multiply a matrix by a vector and
-so stream their weights once, at the measured bandwidth: MobileNets have
-almost no such work and no fit could pin a factor down). The counts carry
-the costs no bound sees: a fixed cost per layer (a kernel launch), per
-output position of a depthwise convolution (its inner loop runs once per
-position whatever the channel count, which dominates thin layers), and per
-output channel of every layer (resolution-independent setup that grows with
-the width: weight packing, per-channel parameters, XLA's per-group loops).
+(full and pointwise convolutions), depthwise convolutions, element-wise
+layers (residual adds, squeeze-and-excitation products, padding, input
+scaling: ``ELEMENTWISE_TYPES``), and the layers charged at their bound,
+factor 1 (``B_bound``: pooling, reshapes, and the fully connected layers,
+which at batch 1 multiply a matrix by a vector and so stream their weights
+once, at the measured bandwidth: MobileNets have almost no such work and no
+fit could pin a factor down). The counts carry the costs no bound sees: a
+fixed cost per fused layer (a kernel launch) and per layer of the unfused
+Keras graph (a runtime that runs batch norm and activations as operations of
+their own pays for each), per output position of a depthwise convolution
+(its inner loop runs once per position whatever the channel count, which
+dominates thin layers), and per output channel of every layer
+(resolution-independent setup that grows with the width: weight packing,
+per-channel parameters, XLA's per-group loops), and per output value of an
+activation that is not a clamp (swish, sigmoid: ``c_act * activation_values``).
 The coefficients are fitted per runtime by non-negative least squares on
 measured end-to-end times, relative error weighted, over the validated
-variants and a few calibration variants (``analysis.speed.study.calibration_variants``) whose mix
-of the groups differs from theirs.
+variants and calibration variants (``analysis.speed.study``) whose mix of the
+groups differs from theirs: Conv and shallow MobileNets at every precision,
+and keras.applications networks with element-wise layers at fp32.
 
 Bounds come from ``analysis.speed.roofline``; the study that measures and
 validates a fit is ``analysis.speed.study``.
@@ -39,23 +46,46 @@ from analysis.speed.roofline import role_group
 # layers (a global pool, a reshape, a 1000-way classifier) have almost no
 # bound, so a factor of their own would be fitted to nothing and then applied
 # to VGG16's large pooling and fully connected layers.
-FIT_GROUPS = ("Matrix product", "Depthwise")
+FIT_GROUPS = ("Matrix product", "Depthwise", "Element-wise")
 FIXED_GROUP = "Other"
+# Layers of the "Element-wise" group: they combine or rescale tensors value by value (residual
+# adds, squeeze-and-excitation products, concatenations, padding, input scaling). Some runtimes
+# fuse them into the convolution before them (a cost near 0), others run each as a pass over
+# memory (a cost near or above their bound): a factor of their own, pinned down by the
+# calibration networks that hold them (``analysis.speed.study.zoo_calibration_variants``).
+ELEMENTWISE_TYPES = frozenset({
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Rescaling",
+    "Normalization", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
+    "Cropping3D", "ReLU", "Activation", "BatchNormalization"})
 # Layers that ``role_group`` puts in a fitted group but the fit charges at
 # their bound: at batch 1 a fully connected layer is a matrix-vector product,
 # which streams its weights once.
 BOUND_CHARGED_ROLES = ("Fully connected",)
 # Counted features, each with a fitted cost per unit (ms).
-COUNT_FEATURES = ("layers", "depthwise_positions", "channels")
+COUNT_FEATURES = ("layers", "graph_layers", "depthwise_positions", "channels", "activation_values")
+# Activations that a runtime applies as a clamp in the epilogue of the convolution before them, at
+# no cost of their own. Any other (swish, sigmoid, hard-sigmoid, GELU) is counted per value:
+# LiteRT, for one, runs swish as a sigmoid and a product, each a pass over the tensor.
+CLAMP_ACTIVATIONS = frozenset({"relu", "relu6"})
 
 
-def fit_group(role):
-    """The latency fit's group of a ``layer_role``: a ``FIT_GROUPS`` entry or ``FIXED_GROUP``."""
-    return FIXED_GROUP if role in BOUND_CHARGED_ROLES else role_group(role)
+def fit_group(role, layer_type=""):
+    """The latency fit's group of a layer (its ``layer_role`` and class name): a ``FIT_GROUPS``
+    entry or ``FIXED_GROUP``. ``keras.ops`` calls (``ops.Add``) are element-wise."""
+    if role in BOUND_CHARGED_ROLES:
+        return FIXED_GROUP
+    group = role_group(role)
+    if group == "Other" and (layer_type in ELEMENTWISE_TYPES or layer_type.startswith("ops.")):
+        return "Element-wise"
+    return group
 
 
 def _spatial_positions(shape):
     return int(np.prod(shape[:-1])) if shape else 0
+
+
+def _elements(shape):
+    return int(np.prod(shape)) if shape and not isinstance(shape[0], tuple) else 0
 
 
 def latency_features(bounds, batch=1):
@@ -63,19 +93,27 @@ def latency_features(bounds, batch=1):
 
     Returns:
         A dict: the summed bound of each group (ms; ``FIT_GROUPS`` and
-        ``FIXED_GROUP``), ``layers`` (the layer count), ``depthwise_positions``
+        ``FIXED_GROUP``), ``layers`` (the fused layer count), ``graph_layers``
+        (the layers before fusion: Keras' layers and ``keras.ops`` calls but
+        the input), ``depthwise_positions``
         (output positions of the depthwise convolutions, height x width summed
-        over them, times ``batch``) and ``channels`` (output channels summed
-        over every layer).
+        over them, times ``batch``), ``channels`` (output channels summed
+        over every layer) and ``activation_values`` (output values of the layers
+        whose activation is not a clamp, ``CLAMP_ACTIVATIONS``, times ``batch``).
     """
-    groups = bounds["role"].map(fit_group)
+    groups = pd.Series([fit_group(r, t) for r, t in zip(bounds["role"], bounds["type"])], index=bounds.index)
     summed = bounds.groupby(groups)["bound_ms"].sum()
     features = {group: float(summed.get(group, 0.0)) for group in FIT_GROUPS + (FIXED_GROUP,)}
     shapes = bounds["output_shape"]
     features["layers"] = float(len(bounds))
+    fused_away = sum(len(names) for names in bounds["fused"]) if "fused" in bounds else 0
+    features["graph_layers"] = float(len(bounds) + fused_away)
     features["depthwise_positions"] = float(batch * sum(
         _spatial_positions(shape) for shape, group in zip(shapes, groups) if group == "Depthwise"))
     features["channels"] = float(sum(shape[-1] for shape in shapes if shape))
+    activations = bounds["activation"] if "activation" in bounds else pd.Series(None, index=bounds.index)
+    features["activation_values"] = float(batch * sum(
+        _elements(shape) for shape, name in zip(shapes, activations) if name and name not in CLAMP_ACTIVATIONS))
     return features
 
 

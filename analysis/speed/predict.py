@@ -104,13 +104,14 @@ def fitted_study(runtime, precision, progress=True, study=None):
         source = f"fitted on the latency study of {study.attrs.get('date', '?')} ({shipped.describe(study)})"
         return study, study_profile(study), source
     from analysis.speed.machine import measure
-    from analysis.speed.study import calibration_variants, latency_fit_study, validated_variants
+    from analysis.speed.study import calibration_variants, latency_fit_study, validated_variants, zoo_calibration_variants
 
     why = "no latency study on this machine holds it" if study is not None else "no latency study was saved"
     profile = measure().to_dict()
     measurements, _ = latency_fit_study(profile, (runtime,), validated_variants(quick=True),
                                         calibration_variants(quick=True), repeats=6, rounds=2,
-                                        progress=progress, precisions=(precision,))
+                                        progress=progress, precisions=(precision,),
+                                        fp32_calibration=zoo_calibration_variants(quick=True))
     return measurements, profile, f"fitted now on {measurements['variant'].nunique()} variants ({why})"
 
 
@@ -140,9 +141,18 @@ UNSEEN_NETWORKS = ("keras:MobileNetV2", "keras:ResNet50", "keras:EfficientNetB0"
                    "keras:Xception")
 
 
-def validate_predictions(variants=None, runtimes=("keras", "litert", "openvino"), precision="fp32", study=None,
-                         threads=None, repeats=30, rounds=3, progress=True):
+# The runtimes the unseen networks are validated on. Not onnxruntime: torch.onnx fails on
+# Xception's separable convolutions on Keras' PyTorch backend.
+VALIDATION_RUNTIMES = ("keras", "litert", "openvino")
+
+
+def validate_predictions(variants=None, runtimes=VALIDATION_RUNTIMES, precision="fp32", study=None,
+                         threads=None, repeats=None, rounds=None, min_seconds=None, progress=True):
     """Each variant measured end to end on each runtime and predicted by the latency fit of the study.
+
+    Each is timed as the full latency study times its variants (``study.STUDY_TIMING``: 30 calls and
+    3 s at least, in 15 rounds interleaved over the variants) unless ``repeats``, ``rounds`` or
+    ``min_seconds`` say otherwise.
 
     Args:
         variants: ``Variant`` values (default ``UNSEEN_NETWORKS``), none of them in the study.
@@ -153,19 +163,43 @@ def validate_predictions(variants=None, runtimes=("keras", "litert", "openvino")
         error (predicted / measured - 1) and one ``term_<name>`` column per term of the prediction (ms).
     """
     from analysis.speed.latency import benchmark
+    from analysis.speed.study import STUDY_TIMING
+
+    timing = {key: STUDY_TIMING[key] if given is None else given
+              for key, given in (("repeats", repeats), ("rounds", rounds), ("min_seconds", min_seconds))}
+    variants = list(variants or unseen_variants())
+    models = {variant: variant.build() for variant in variants}
+    measured = pd.concat([
+        benchmark(variants, (runtime,), (1,), threads, timing["repeats"], progress=progress, rounds=timing["rounds"],
+                  min_seconds=timing["min_seconds"], models=models, precisions=(precision,))
+        for runtime in runtimes], ignore_index=True)
+    return prediction_errors(measured, study, progress)
+
+
+def unseen_variants():
+    """``UNSEEN_NETWORKS`` as ``Variant`` values."""
     from analysis.variants import Variant
 
-    variants = list(variants or [Variant(name) for name in UNSEEN_NETWORKS])
-    models = {variant: variant.build() for variant in variants}
+    return [Variant(name) for name in UNSEEN_NETWORKS]
+
+
+def prediction_errors(measured, study=None, progress=False):
+    """Measured networks (``LatencyResult`` rows: variant, runtime, precision, median_ms, iqr_ms)
+    against the latency fit's predictions on ``study`` (default: this machine's last, as ``predict``).
+
+    Returns:
+        A DataFrame: variant, runtime, precision, measured_ms, measured_ms_iqr, predicted_ms,
+        error (predicted / measured - 1) and one ``term_<name>`` column per term of the prediction (ms).
+    """
+    from analysis.variants import Variant
+
     rows = []
-    for runtime in runtimes:
-        measured = benchmark(variants, (runtime,), (1,), threads, repeats, progress=progress, rounds=rounds,
-                             models=models, precisions=(precision,))
-        for variant, (_, row) in zip(variants, measured.iterrows()):
-            prediction = predict(variant, runtime, precision, progress=progress, study=study)
-            rows.append({"variant": variant.label, "runtime": runtime, "precision": precision,
-                         "measured_ms": row["median_ms"], "measured_ms_iqr": row["iqr_ms"],
-                         "predicted_ms": prediction.predicted_ms,
-                         "error": prediction.predicted_ms / row["median_ms"] - 1.0,
-                         **{f"term_{k}": v for k, v in prediction.terms.items()}})
+    for _, row in measured.iterrows():
+        prediction = predict(Variant.parse(row["variant"]), row["runtime"], row["precision"], progress=progress,
+                             study=study)
+        rows.append({"variant": row["variant"], "runtime": row["runtime"], "precision": row["precision"],
+                     "measured_ms": row["median_ms"], "measured_ms_iqr": row["iqr_ms"],
+                     "predicted_ms": prediction.predicted_ms,
+                     "error": prediction.predicted_ms / row["median_ms"] - 1.0,
+                     **{f"term_{k}": v for k, v in prediction.terms.items()}})
     return pd.DataFrame(rows)

@@ -74,12 +74,15 @@ def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
 
 
 def _fuse(rows):
-    """Merge element-wise layers into the layer before them (ops add up, inner traffic goes)."""
+    """Merge element-wise layers into the layer before them (ops add up, inner traffic goes; the
+    merged row's ``activation`` is the last one it applies)."""
     groups, current = [], None
     for _, row in rows.iterrows():
         if current is not None and row["type"] in _FUSED_INTO_PREVIOUS:
             current["ops"] += row["ops"]
             current["fused"].append(row["name"])
+            if row.get("activation"):  # the group now ends in this activation
+                current["activation"] = row["activation"]
             # The fused op reads nothing new (its input is the previous output, kept on chip)
             # and its output replaces the previous one: the traffic stays the previous layer's.
             continue

@@ -179,12 +179,15 @@ def error_summary(validation, tolerance=0.10):
 
 def fit_coefficients(measurements):
     """The latency fit of each configuration, fitted on every row of a latency study: the factor
-    of each group's bound (``e ...``) and the fixed costs per layer (µs), per depthwise output
-    position and per channel (ns)."""
+    of each group's bound (``e ...``) and the fixed costs per fused layer and per layer before
+    fusion (µs), per depthwise output position, per channel and per value of an activation that
+    is not a clamp (ns)."""
     fits = {name: {**{f"e {group}": value for group, value in fit.efficiency.items()},
                    "µs per layer": 1e3 * fit.unit_ms["layers"],
+                   "µs per layer before fusion": 1e3 * fit.unit_ms["graph_layers"],
                    "ns per depthwise position": 1e6 * fit.unit_ms["depthwise_positions"],
-                   "ns per channel": 1e6 * fit.unit_ms["channels"]}
+                   "ns per channel": 1e6 * fit.unit_ms["channels"],
+                   "ns per swish / sigmoid value": 1e6 * fit.unit_ms["activation_values"]}
             for name, fit in fit_by_runtime(measurements).items()}
     return pd.DataFrame(fits).T
 
