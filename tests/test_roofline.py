@@ -293,6 +293,22 @@ def test_activation_values_count_each_swish_and_sigmoid_but_no_clamp():
     assert features["graph_layers"] == 5 and features["layers"] == 3
 
 
+def test_activation_values_count_every_activation_fused_into_a_layer():
+    """A convolution's own swish, then a ReLU fused after it, counts the swish; a sigmoid then a
+    swish applied to one output count it twice."""
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="swish", name="swish_then_relu")(inputs)
+    x = keras.layers.ReLU(name="relu_after_swish")(x)
+    x = keras.layers.Conv2D(5, 1, name="two_passes")(x)
+    x = keras.layers.Activation("sigmoid", name="sigmoid")(x)
+    x = keras.layers.Activation("swish", name="swish")(x)
+    bounds = roofline.machine_bounds(layer_table(keras.Model(inputs, x)), {"peak_gflops": 100.0, "bandwidth_gbs": 20.0})
+    assert list(bounds["activations_applied"]) == [("silu", "relu"), ("sigmoid", "silu")]
+    assert list(bounds["activation"]) == ["relu", "silu"]  # the last one, as the layer table shows
+    features = latency_fit.latency_features(bounds)
+    assert features["activation_values"] == 8 * 8 * 6 + 2 * (8 * 8 * 5)
+
+
 def test_held_out_variants_are_timed_but_join_no_fit():
     profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}
     fitted = mobilenet_grid((0.25, 0.5), (32,))

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
+from analysis.cost.formulas import tensor_elements
 from analysis.errors import BadInput
 from analysis.speed import configuration
 from analysis.speed.roofline import role_group
@@ -84,10 +85,6 @@ def _spatial_positions(shape):
     return int(np.prod(shape[:-1])) if shape else 0
 
 
-def _elements(shape):
-    return int(np.prod(shape)) if shape and not isinstance(shape[0], tuple) else 0
-
-
 def latency_features(bounds, batch=1):
     """Features of the latency fit for one network (a fused ``layer_bounds`` table for ``batch``).
 
@@ -99,7 +96,8 @@ def latency_features(bounds, batch=1):
         (output positions of the depthwise convolutions, height x width summed
         over them, times ``batch``), ``channels`` (output channels summed
         over every layer) and ``activation_values`` (output values of the layers
-        whose activation is not a clamp, ``CLAMP_ACTIVATIONS``, times ``batch``).
+        times the activations they apply that are not a clamp, ``CLAMP_ACTIVATIONS``, times
+        ``batch``: a convolution with swish followed by a ReLU counts its output once).
     """
     groups = pd.Series([fit_group(r, t) for r, t in zip(bounds["role"], bounds["type"])], index=bounds.index)
     summed = bounds.groupby(groups)["bound_ms"].sum()
@@ -111,9 +109,9 @@ def latency_features(bounds, batch=1):
     features["depthwise_positions"] = float(batch * sum(
         _spatial_positions(shape) for shape, group in zip(shapes, groups) if group == "Depthwise"))
     features["channels"] = float(sum(shape[-1] for shape in shapes if shape))
-    activations = bounds["activation"] if "activation" in bounds else pd.Series(None, index=bounds.index)
     features["activation_values"] = float(batch * sum(
-        _elements(shape) for shape, name in zip(shapes, activations) if name and name not in CLAMP_ACTIVATIONS))
+        tensor_elements(shape) * sum(name not in CLAMP_ACTIVATIONS for name in names)
+        for shape, names in zip(shapes, bounds["activations_applied"])))
     return features
 
 

@@ -23,6 +23,7 @@ the traffic of their separate input and output goes.
 import numpy as np
 import pandas as pd
 
+from analysis.cost.formulas import tensor_elements
 from analysis.cost.table import BYTES_PER_FLOAT32, layer_role
 from analysis.speed import PRECISIONS
 from analysis.speed.latency import time_calls
@@ -33,19 +34,14 @@ BYTES_PER_ELEMENT = {"fp32": 4, "bf16": 2, "int8": 1}
 _FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
 
 
-def _elements(shape):
-    if shape and isinstance(shape[0], tuple):
-        return sum(int(np.prod(s)) for s in shape)
-    return int(np.prod(shape)) if shape else 0
-
-
 def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
                  cache_bandwidth_gbs=None, cache_bytes=None, precision="fp32"):
     """``table`` (a layer_table) with roofline columns, for ``batch`` images at ``precision``.
 
     Adds: ops (FLOPs + other ops), traffic_bytes, intensity (ops per byte),
-    compute_ms, memory_ms, bound_ms (the larger) and bound (``compute`` or
-    ``memory``). Rows with no work (the input) are dropped. With
+    compute_ms, memory_ms, bound_ms (the larger), bound (``compute`` or
+    ``memory``) and activations_applied (the activation names a row applies, fused ones
+    included). Rows with no work (the input) are dropped. With
     ``cache_bandwidth_gbs`` and ``cache_bytes``, a layer whose traffic fits
     in the cache is bounded by the cache's bandwidth (a two-level roofline).
     ``peak_gflops`` is the peak of ``precision`` (GOP/s for int8); the traffic
@@ -56,9 +52,11 @@ def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
     rows = table[table["type"] != "InputLayer"].copy()
     rows["role"] = [layer_role(n, t, k) for n, t, k in zip(rows["name"], rows["type"], rows["kernel_size"])]
     rows["ops"] = (rows["flops"].astype("float64") + rows["other_ops"].astype("float64")) * batch
-    in_bytes = rows["input_shape"].map(_elements) * width * batch
+    in_bytes = rows["input_shape"].map(tensor_elements) * width * batch
     out_bytes = rows["activation_bytes"] * width // BYTES_PER_FLOAT32 * batch
     rows["traffic_bytes"] = in_bytes + out_bytes + rows["weight_bytes"] * width // BYTES_PER_FLOAT32
+    own = rows["activation"] if "activation" in rows else pd.Series(None, index=rows.index, dtype=object)
+    rows["activations_applied"] = [(name,) if name else () for name in own]
     if fused:
         rows = _fuse(rows)
     rows["intensity"] = rows["ops"] / rows["traffic_bytes"]
@@ -75,7 +73,8 @@ def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
 
 def _fuse(rows):
     """Merge element-wise layers into the layer before them (ops add up, inner traffic goes; the
-    merged row's ``activation`` is the last one it applies)."""
+    merged row's ``activation`` is the last one it applies, ``activations_applied`` every one, in
+    order, its own first)."""
     groups, current = [], None
     for _, row in rows.iterrows():
         if current is not None and row["type"] in _FUSED_INTO_PREVIOUS:
@@ -83,6 +82,7 @@ def _fuse(rows):
             current["fused"].append(row["name"])
             if row.get("activation"):  # the group now ends in this activation
                 current["activation"] = row["activation"]
+                current["activations_applied"] += (row["activation"],)
             # The fused op reads nothing new (its input is the previous output, kept on chip)
             # and its output replaces the previous one: the traffic stays the previous layer's.
             continue
