@@ -457,3 +457,21 @@ def test_save_fig_never_leaves_a_half_written_figure(tmp_path, monkeypatch):
     assert png.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.png", "kept.svg"]
     plt.close(fig)
+
+
+def test_role_shares_keep_every_role_that_holds_a_share():
+    """ResNet50's 7x7 stem is a role outside ROLE_ORDER: it gets its bar, and each network's shares
+    shown add up to 100 % (no role left out)."""
+    table = analysis.cost.layer_table(keras.applications.ResNet50(weights=None))
+    roles = pd.concat({"ResNet50": analysis.cost.role_totals(table)}, names=["network", "role"])
+    fig = plots.draw_role_shares(roles)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]  # the axes share them
+    assert "Conv 7x7" in labels and "Input" not in labels
+    for ax in fig.axes:
+        shown = [_percent(t) for t in _bar_labels_by_role(ax, ax.containers[0], labels).values()]
+        assert sum(shown) == pytest.approx(100, abs=0.5)
+    # The stem's MACs in closed form: 112 x 112 outputs x 64 filters x 7 x 7 x 3.
+    macs_ax = fig.axes[1]
+    macs = {role: _percent(t) for role, t in _bar_labels_by_role(macs_ax, macs_ax.containers[0], labels).items()}
+    stem = 112 * 112 * 64 * 7 * 7 * 3
+    assert macs["Conv 7x7"] == pytest.approx(100 * stem / table["macs"].sum(), abs=0.05)

@@ -172,7 +172,8 @@ def draw_role_shares(roles):
             ``params_share_%`` and ``macs_share_%`` (``analysis.cost.role_totals``
             of each network, concatenated with the network as the first index
             level). Networks are drawn in their order in the index, roles in
-            ``ROLE_ORDER`` (those present only). Shares are in % of each network.
+            ``ROLE_ORDER``, then any other role that holds a share (``Conv 7x7``,
+            ``Conv DW 5x5``) by name; roles with no share are left out. Shares are in % of each network.
 
     Returns:
         The matplotlib Figure.
@@ -183,7 +184,8 @@ def draw_role_shares(roles):
     shares = roles[["params_share_%", "macs_share_%"]].rename_axis(["network", "role"]).reset_index().melt(
         id_vars=["network", "role"], var_name="quantity", value_name="share"
     )
-    order = [r for r in ROLE_ORDER if r in set(shares["role"])]
+    holding = set(shares.loc[shares["share"] > 0, "role"])
+    order = [r for r in ROLE_ORDER if r in holding] + sorted(holding - set(ROLE_ORDER))
     networks = list(dict.fromkeys(shares["network"]))
     palette = {label: model_color(label, i) for i, label in enumerate(networks)}
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
