@@ -7,11 +7,15 @@ one file do not interleave their bytes.
 """
 
 import contextlib
+import errno
+import fcntl
 import io
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from analysis.errors import BadInput
 
 
 def write_bytes(path, data):
@@ -81,3 +85,47 @@ def _remove_if_present(path):
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+# Set by a launcher of local workers (``analysis.accuracy.distributed``) that holds a run folder's
+# lock for its workers: the pid written in the lock file.
+LOCK_HOLDER_ENV = "SUITE_RUN_LOCK_HOLDER"
+
+
+class Busy(BadInput):
+    """A folder or file that another process is writing (its lock is held)."""
+
+
+@contextlib.contextmanager
+def file_lock(path, wait=False, what=None):
+    """Hold an exclusive lock on ``path`` for a block: a lock file (created if needed, and
+    left in place; it holds the holder's pid) or a folder (locked as it is, nothing written).
+
+    ``wait``: block until the lock is free (for short critical sections such as
+    appending a row to a table); otherwise a held lock raises ``Busy`` at once,
+    naming ``what`` and the holder's pid. A lock held by the process named in
+    ``$SUITE_RUN_LOCK_HOLDER`` (the launcher of this worker) counts as held by
+    this process. The lock goes with the process: a killed holder frees it.
+    """
+    path = Path(path)
+    folder = path.is_dir()
+    if not folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY if folder else os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = "" if folder else os.pread(fd, 32, 0).decode(errors="replace").strip()
+            if not holder or holder != os.environ.get(LOCK_HOLDER_ENV):
+                raise Busy(f"{what or path} is in use by another run (pid {holder or 'unknown'}); wait for it "
+                           "to finish, or name another folder") from None
+        else:
+            if not folder:  # say who holds it
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -188,8 +188,6 @@ def refresh(names=None, progress=True, root=None, directory=None):
     """
     from tqdm.auto import tqdm
 
-    from analysis.accuracy.runs import file_lock
-
     jobs = _jobs(names)
     root = Path(root) if root is not None else paths.CHECKOUT_ROOT
     if root is None:
@@ -200,7 +198,7 @@ def refresh(names=None, progress=True, root=None, directory=None):
         raise MissingFile(f"Benchmark not found under {root}: {', '.join(missing)}")
     directory = Path(RESULTS_DIR if directory is None else directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with file_lock(directory, what=f"Shipped results folder {directory}"):
+    with atomic.file_lock(directory, what=f"Shipped results folder {directory}"):
         staging = Path(tempfile.mkdtemp(prefix=".refresh-", dir=directory))
         try:
             env = {**os.environ, STAGING_ENV: str(staging)}

@@ -26,17 +26,14 @@ Every file here is written to a temporary file in the folder and renamed
 before TensorFlow loads.
 """
 
-import contextlib
-import errno
-import fcntl
 import json
-import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from analysis import atomic, paths
+from analysis.atomic import LOCK_HOLDER_ENV, Busy, file_lock  # noqa: F401 (re-exported)
 from analysis.errors import BadInput, Failed
 from nets import checks
 
@@ -50,9 +47,6 @@ RUNS_DIR_NAME = "runs"
 IDENTITY_FILE, LOG_FILE, RESULT_FILE, LOCK_FILE = "run.json", "log.csv", "result.json", ".lock"
 CHECKPOINT_PREFIX = "ckpt"
 WORKERS_DIR = "workers"
-# Set by a launcher of local workers (``analysis.accuracy.distributed``) that holds a run folder's
-# lock for its workers: the pid written in the lock file.
-LOCK_HOLDER_ENV = "SUITE_RUN_LOCK_HOLDER"
 _CHECKPOINT_LINE = re.compile(r'^model_checkpoint_path:\s*"(?P<name>[^"]+)"\s*$', re.MULTILINE)
 
 
@@ -234,42 +228,3 @@ def describe_differences(stored, asked):
     (the command line, before any data is loaded, asks without the data's digest)."""
     keys = [k for k in asked if stored.get(k) != asked[k]]
     return "; ".join(f"{k}={stored.get(k)!r} there, {k}={asked.get(k)!r} asked" for k in keys)
-
-
-class Busy(BadInput):
-    """A folder or file that another process is writing (its lock is held)."""
-
-
-@contextlib.contextmanager
-def file_lock(path, wait=False, what=None):
-    """Hold an exclusive lock on ``path`` for a block: a lock file (created if needed, and
-    left in place; it holds the holder's pid) or a folder (locked as it is, nothing written).
-
-    ``wait``: block until the lock is free (for short critical sections such as
-    appending a row to a table); otherwise a held lock raises ``Busy`` at once,
-    naming ``what`` and the holder's pid. A lock held by the process named in
-    ``$SUITE_RUN_LOCK_HOLDER`` (the launcher of this worker) counts as held by
-    this process. The lock goes with the process: a killed holder frees it.
-    """
-    path = Path(path)
-    folder = path.is_dir()
-    if not folder:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDONLY if folder else os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            holder = "" if folder else os.pread(fd, 32, 0).decode(errors="replace").strip()
-            if not holder or holder != os.environ.get(LOCK_HOLDER_ENV):
-                raise Busy(f"{what or path} is in use by another run (pid {holder or 'unknown'}); wait for it "
-                           "to finish, or name another folder") from None
-        else:
-            if not folder:  # say who holds it
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield path
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock

@@ -8,7 +8,6 @@ batch-norm momentum experiment's runs and their summary, the steps of a training
 """
 
 import inspect
-import re
 
 import numpy as np
 import pandas as pd
@@ -194,20 +193,10 @@ def batchnorm_summary(runs, classes=10, near=5.0):
     return pd.DataFrame(rows).set_index("momentum")
 
 
-def _read_label(label):
-    """(network, alpha, bn_momentum) of a shipped run's variant label, read from its text (the
-    label need not build: a shipped row may name options that this checkout spells otherwise)."""
-    network = "vgg16" if label.startswith("VGG16") else "mobilenet"
-    alpha = re.match(r"MobileNet ([0-9.]+)/", label)
-    momentum = re.search(r"bn_momentum=([0-9.]+)", label)
-    return (network, float(alpha.group(1)) if alpha else None,
-            float(momentum.group(1)) if momentum and network == "mobilenet" else None)
-
-
 def imagenet_label(label):
     """The ImageNet (224) network of a digits variant label: same network and α, defaults otherwise."""
-    network, alpha, _ = _read_label(label)
-    return Variant("mobilenet", alpha=alpha).label if network == "mobilenet" else Variant("vgg16").label
+    variant = Variant.parse(label)
+    return Variant("mobilenet", alpha=variant.alpha).label if variant.network == "mobilenet" else Variant("vgg16").label
 
 
 def sweep_settings(sweep):
@@ -215,12 +204,12 @@ def sweep_settings(sweep):
     (``RECOMMENDED`` but for the epochs), beside the recommended epochs."""
     rows = []
     for label, ran in zip(sweep["variant"], sweep["epochs_run"]):
-        network, _, momentum = _read_label(label)
-        settings = RECOMMENDED[network]
+        variant = Variant.parse(label)
+        settings = RECOMMENDED[variant.network]
         rows.append({"variant": label.split(" num_classes")[0], "epochs run": int(ran),
                      "recommended epochs": settings["epochs"], "learning rate": settings["learning_rate"],
                      "patience": settings["patience"], "augment": settings.get("augment", False),
-                     "bn_momentum": momentum})
+                     "bn_momentum": variant.bn_momentum if variant.network == "mobilenet" else None})
     return pd.DataFrame(rows)
 
 

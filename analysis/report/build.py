@@ -38,7 +38,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from analysis import atomic, paths
-from analysis.accuracy.runs import file_lock, writable_folder
+from analysis.accuracy.runs import writable_folder
+from analysis.atomic import file_lock
 from analysis.errors import BadInput, Failed, MissingFile
 from analysis.shipped import provenance
 
