@@ -229,3 +229,21 @@ def fit_by_runtime(measurements):
     named = measurements.assign(configuration=configurations(measurements))
     return {name: fit_latency(row_features(group), list(group["median_ms"]), name)
             for name, group in named.groupby("configuration", sort=False)}
+
+
+def in_sample_errors(measurements):
+    """Each validated variant of a ``latency_fit_study`` table predicted by the fit of its
+    configuration to every row, itself included (``fit_by_runtime``): the least error the fit's
+    terms can reach, since a variant left out (``validate_latency_fit``) can only do worse.
+
+    Returns:
+        A DataFrame with runtime, precision, variant, measured_ms, predicted_ms and error (relative).
+    """
+    named = measurements.assign(configuration=configurations(measurements))
+    fits = fit_by_runtime(measurements)
+    validated = named[~named["calibration_variant"]] if "calibration_variant" in named else named
+    predicted = [fits[name].predict(features)
+                 for name, features in zip(validated["configuration"], row_features(validated))]
+    rows = validated[["runtime", "precision", "variant", "median_ms"]].rename(columns={"median_ms": "measured_ms"})
+    return rows.assign(predicted_ms=predicted, error=lambda t: t["predicted_ms"] / t["measured_ms"] - 1.0
+                       ).reset_index(drop=True)

@@ -13,7 +13,7 @@ import dataclasses
 import pandas as pd
 
 from analysis.errors import BadInput
-from analysis.speed.latency_fit import configurations, fit_by_runtime
+from analysis.speed.latency_fit import configurations, fit_by_runtime, in_sample_errors
 from analysis.speed.roofline import machine_bounds, network_bound_ms, time_layers
 
 
@@ -164,16 +164,25 @@ def shipped_grades(measurements, peak=None):
     return grades.reset_index(drop=True)
 
 
-def error_summary(validation, tolerance=0.10):
+def error_summary(validation, tolerance=0.10, study=None):
     """Per configuration (runtime at precision) of a validation table (variant, runtime, error and,
-    optionally, precision): median |error| %, how many within ``tolerance``, the worst variant."""
+    optionally, precision): median |error| %, how many within ``tolerance``, the worst variant.
+
+    With ``study`` (the latency study the validation came from), also the worst |error| % of the
+    fit to every variant, each one included (``in_sample_errors``): the floor of the fit's terms."""
     named = validation.assign(configuration=configurations(validation), size=validation["error"].abs())
+    floors = {}
+    if study is not None:
+        fitted = in_sample_errors(study)
+        floors = fitted.assign(configuration=configurations(fitted), size=fitted["error"].abs()).groupby(
+            "configuration", sort=False)["size"].max()
     rows = []
     for name, group in named.groupby("configuration", sort=False):
         worst = group.loc[group["size"].idxmax()]
         rows.append({"configuration": name, "median |error| %": 100 * group["size"].median(),
                      f"within ±{100 * tolerance:.0f} %": f"{int((group['size'] <= tolerance).sum())}/{len(group)}",
-                     "worst": worst["variant"], "worst error %": 100 * worst["error"]})
+                     "worst": worst["variant"], "worst error %": 100 * worst["error"],
+                     **({"worst |error| %, all fitted": 100 * floors.get(name, float("nan"))} if study is not None else {})})
     return pd.DataFrame(rows).set_index("configuration")
 
 
