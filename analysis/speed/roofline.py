@@ -56,7 +56,7 @@ def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
     out_bytes = rows["activation_bytes"] * width // BYTES_PER_FLOAT32 * batch
     rows["traffic_bytes"] = in_bytes + out_bytes + rows["weight_bytes"] * width // BYTES_PER_FLOAT32
     own = rows["activation"] if "activation" in rows else pd.Series(None, index=rows.index, dtype=object)
-    rows["activations_applied"] = [(name,) if name else () for name in own]
+    rows["activations_applied"] = [(name,) if isinstance(name, str) and name else () for name in own]
     if fused:
         rows = _fuse(rows)
     rows["intensity"] = rows["ops"] / rows["traffic_bytes"]
@@ -80,9 +80,9 @@ def _fuse(rows):
         if current is not None and row["type"] in _FUSED_INTO_PREVIOUS:
             current["ops"] += row["ops"]
             current["fused"].append(row["name"])
-            if row.get("activation"):  # the group now ends in this activation
+            if row["activations_applied"]:  # the group now ends in this activation
                 current["activation"] = row["activation"]
-                current["activations_applied"] += (row["activation"],)
+                current["activations_applied"] += row["activations_applied"]
             # The fused op reads nothing new (its input is the previous output, kept on chip)
             # and its output replaces the previous one: the traffic stays the previous layer's.
             continue
