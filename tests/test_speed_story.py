@@ -119,7 +119,7 @@ def _study_rows(measured_ms, matrix_bounds, calibration):
                          for i, (ms, bound, cal) in enumerate(zip(measured_ms, matrix_bounds, calibration))])
 
 
-def test_in_sample_errors_are_the_floor_of_the_fit():
+def test_in_sample_errors_of_a_fit_that_cannot_serve_both_variants():
     """Two variants with one and the same bound (1 ms) measured at 1 and 2 ms: minimizing
     ((p - 1) / 1)^2 + ((p - 2) / 2)^2 gives p = 1.2 ms for both, so +20 % and -40 %, whichever is
     left out; a calibration row joins the fit but is not reported."""

@@ -233,8 +233,9 @@ def fit_by_runtime(measurements):
 
 def in_sample_errors(measurements):
     """Each validated variant of a ``latency_fit_study`` table predicted by the fit of its
-    configuration to every row, itself included (``fit_by_runtime``): the least error the fit's
-    terms can reach, since a variant left out (``validate_latency_fit``) can only do worse.
+    configuration to every row, itself included (``fit_by_runtime``, the fit ``predict`` uses):
+    what the fit misses even on a variant it was fitted on (left out, ``validate_latency_fit``,
+    a variant usually does worse).
 
     Returns:
         A DataFrame with runtime, precision, variant, measured_ms, predicted_ms and error (relative).

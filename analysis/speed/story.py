@@ -169,12 +169,12 @@ def error_summary(validation, tolerance=0.10, study=None):
     optionally, precision): median |error| %, how many within ``tolerance``, the worst variant.
 
     With ``study`` (the latency study the validation came from), also the worst |error| % of the
-    fit to every variant, each one included (``in_sample_errors``): the floor of the fit's terms."""
+    fit to every variant at once, each one included (``in_sample_errors``)."""
     named = validation.assign(configuration=configurations(validation), size=validation["error"].abs())
-    floors = {}
+    all_fitted = {}
     if study is not None:
         fitted = in_sample_errors(study)
-        floors = fitted.assign(configuration=configurations(fitted), size=fitted["error"].abs()).groupby(
+        all_fitted = fitted.assign(configuration=configurations(fitted), size=fitted["error"].abs()).groupby(
             "configuration", sort=False)["size"].max()
     rows = []
     for name, group in named.groupby("configuration", sort=False):
@@ -182,7 +182,7 @@ def error_summary(validation, tolerance=0.10, study=None):
         rows.append({"configuration": name, "median |error| %": 100 * group["size"].median(),
                      f"within ±{100 * tolerance:.0f} %": f"{int((group['size'] <= tolerance).sum())}/{len(group)}",
                      "worst": worst["variant"], "worst error %": 100 * worst["error"],
-                     **({"worst |error| %, all fitted": 100 * floors.get(name, float("nan"))} if study is not None else {})})
+                     **({"worst |error| %, all fitted": 100 * all_fitted.get(name, float("nan"))} if study is not None else {})})
     return pd.DataFrame(rows).set_index("configuration")
 
 
