@@ -67,6 +67,7 @@ def tensor_elements(shape):
     summed."""
     if shape is None:
         return 0
+    shape = tuple(shape)  # a weight's TensorShape too: a scalar's () has no [0]
     if shape and isinstance(shape[0], tuple):
         return sum(tensor_elements(s) for s in shape)
     return math.prod(int(d) for d in shape)
