@@ -115,10 +115,12 @@ def fitted_study(runtime, precision, progress=True, study=None):
     return measurements, profile, f"fitted now on {measurements['variant'].nunique()} variants ({why})"
 
 
-def predict(variant, runtime, precision="fp32", batch=1, progress=True, study=None):
+def predict(variant, runtime, precision="fp32", batch=1, progress=True, study=None, table=None):
     """The latency fit's prediction for ``variant`` on ``runtime`` at ``precision``: a ``Prediction``.
 
     ``study``: a latency study table (with its attrs) to fit on, in place of this machine's last.
+    ``table``: ``variant``'s layer table, where it is counted already (it is built and counted
+    otherwise).
 
     Raises:
         BadInput: a precision the runtime does not offer, or that the study's machine lacks.
@@ -127,8 +129,10 @@ def predict(variant, runtime, precision="fp32", batch=1, progress=True, study=No
     if batch != 1:
         raise BadInput(f"The latency study fits batch 1 only. Received batch={batch}")
     measurements, profile, source = fitted_study(runtime, precision, progress, study)
-    fit = fit_by_runtime(measurements)[configuration(runtime, precision)]
-    bounds = machine_bounds(layer_table(variant.build()), profile, batch=batch, precision=precision)
+    name = configuration(runtime, precision)
+    fit = fit_by_runtime(measurements[[c == name for c in configurations(measurements)]])[name]
+    table = layer_table(variant.build()) if table is None else table
+    bounds = machine_bounds(table, profile, batch=batch, precision=precision)
     terms = fit.terms(latency_features(bounds, batch))
     return Prediction(variant=variant.label, runtime=runtime, precision=precision, batch=batch,
                       predicted_ms=float(sum(terms.values())), bound_ms=network_bound_ms(bounds),
@@ -193,10 +197,11 @@ def prediction_errors(measured, study=None, progress=False):
     """
     from analysis.variants import Variant
 
+    tables = {label: layer_table(Variant.parse(label).build()) for label in dict.fromkeys(measured["variant"])}
     rows = []
     for _, row in measured.iterrows():
         prediction = predict(Variant.parse(row["variant"]), row["runtime"], row["precision"], progress=progress,
-                             study=study)
+                             study=study, table=tables[row["variant"]])
         rows.append({"variant": row["variant"], "runtime": row["runtime"], "precision": row["precision"],
                      "measured_ms": row["median_ms"], "measured_ms_iqr": row["iqr_ms"],
                      "predicted_ms": prediction.predicted_ms,

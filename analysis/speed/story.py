@@ -171,19 +171,18 @@ def error_summary(validation, tolerance=0.10, study=None):
     With ``study`` (the latency study the validation came from), also the worst |error| % of the
     fit to every variant at once, each one included (``in_sample_errors``)."""
     named = validation.assign(configuration=configurations(validation), size=validation["error"].abs())
-    all_fitted = {}
-    if study is not None:
-        fitted = in_sample_errors(study)
-        all_fitted = fitted.assign(configuration=configurations(fitted), size=fitted["error"].abs()).groupby(
-            "configuration", sort=False)["size"].max()
     rows = []
     for name, group in named.groupby("configuration", sort=False):
         worst = group.loc[group["size"].idxmax()]
         rows.append({"configuration": name, "median |error| %": 100 * group["size"].median(),
                      f"within ±{100 * tolerance:.0f} %": f"{int((group['size'] <= tolerance).sum())}/{len(group)}",
-                     "worst": worst["variant"], "worst error %": 100 * worst["error"],
-                     **({"worst |error| %, all fitted": 100 * all_fitted.get(name, float("nan"))} if study is not None else {})})
-    return pd.DataFrame(rows).set_index("configuration")
+                     "worst": worst["variant"], "worst error %": 100 * worst["error"]})
+    summary = pd.DataFrame(rows).set_index("configuration")
+    if study is not None:
+        fitted = in_sample_errors(study)
+        worst_fitted = fitted["error"].abs().groupby(configurations(fitted)).max()
+        summary["worst |error| %, all fitted"] = 100 * worst_fitted.reindex(summary.index)
+    return summary
 
 
 def fit_coefficients(measurements):
