@@ -31,7 +31,8 @@ from nets import checks
 
 BYTES_PER_ELEMENT = {"fp32": 4, "bf16": 2, "int8": 1}
 
-_FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
+# Layer classes a runtime merges into the layer before them (``fused=True``).
+FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
 
 
 def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
@@ -77,7 +78,7 @@ def _fuse(rows):
     order, its own first)."""
     groups, current = [], None
     for _, row in rows.iterrows():
-        if current is not None and row["type"] in _FUSED_INTO_PREVIOUS:
+        if current is not None and row["type"] in FUSED_INTO_PREVIOUS:
             current["ops"] += row["ops"]
             current["fused"].append(row["name"])
             if row["activations_applied"]:  # the group now ends in this activation
