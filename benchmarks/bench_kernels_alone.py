@@ -16,8 +16,6 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from analysis.speed import runtimes as runtime_setup
 from analysis.speed.conversions import tflite_flatbuffer
 from analysis.speed.latency import time_calls
@@ -40,24 +38,21 @@ def fused_units(model):
 
 
 def unit_model(layers):
-    """``layers`` (consecutive, single input each) as a model of their own, with their weights."""
+    """``layers`` (consecutive, single input each) as a model of their own, sharing their weights."""
     inputs = keras.Input(shape=tuple(layers[0].input.shape[1:]), batch_size=1)
     x = inputs
     for layer in layers:
-        clone = layer.__class__.from_config(layer.get_config())
-        x = clone(x)
-        clone.set_weights(layer.get_weights())
+        x = layer(x)
     return keras.Model(inputs, x)
 
 
-def call_of(model, runtime, threads, folder):
-    """``call()``: one batch-1 run of ``model`` on ``runtime`` (keras or litert)."""
-    x = np.random.default_rng(0).uniform(0, 1, (1,) + tuple(model.input_shape[1:])).astype("float32")
+def call_of(variant, model, runtime, threads, folder):
+    """``call()``: one batch-1 run of ``model`` (``variant``'s network or a piece of it) on
+    ``runtime``: keras as the study runs it, litert from a .tflite written to ``folder`` (uncached:
+    the conversion cache is keyed on the variant, not on the piece)."""
     if runtime == "keras":
-        import tensorflow as tf
-
-        function, tensor = tf.function(lambda t: model(t, training=False)), tf.constant(x)
-        return lambda: function(tensor).numpy()
+        return runtime_setup.prepare(variant, runtime, 1, threads, model)[0]
+    x = runtime_setup.input_batch(model, 1)
     path = Path(folder) / f"{model.name}.tflite"
     path.write_bytes(tflite_flatbuffer(model))
     run = runtime_setup.litert_runner(path, x.shape, threads)
@@ -76,12 +71,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     threads = runtime_setup.configure_threads(args.threads)
     for label in args.variants.split(","):
-        model = Variant.parse(label).build()
+        variant = Variant.parse(label)
+        model = variant.build()
         units = [unit_model(layers) for layers in fused_units(model)]
         for runtime in args.runtimes.split(","):
             with tempfile.TemporaryDirectory() as folder:
-                whole = call_of(model, runtime, threads, folder)
-                calls = [call_of(unit, runtime, threads, folder) for unit in units]
+                whole = call_of(variant, model, runtime, threads, folder)
+                calls = [call_of(variant, unit, runtime, threads, folder) for unit in units]
                 for round_index in range(ROUNDS):
                     whole_ms = median_ms(whole, 3.0)
                     alone_ms = sum(median_ms(call, 0.3) for call in calls)

@@ -101,7 +101,8 @@ def configure_threads(threads):
     return threads
 
 
-def _input_batch(model, batch, seed=0):
+def input_batch(model, batch, seed=0):
+    """A batch of ``batch`` random images in [0, 1) of ``model``'s input shape (float32)."""
     shape = (batch,) + tuple(int(d) for d in model.input_shape[1:])
     return np.random.default_rng(seed).uniform(0, 1, shape).astype("float32")
 
@@ -126,7 +127,7 @@ def prepare(variant, runtime, batch, threads, model=None, precision="fp32", cali
     if precision == "bf16" and not bf16_supported():
         raise PrecisionUnsupported("bf16 is not supported by this CPU (no avx512_bf16 or amx_bf16)")
     model = variant.build() if model is None else model
-    x = _input_batch(model, batch)
+    x = input_batch(model, batch)
     if runtime in ("keras", "xla"):
         function = tf.function(lambda t: model(t, training=False), jit_compile=runtime == "xla")
         tensor = tf.constant(x)
