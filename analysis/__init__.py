@@ -14,8 +14,9 @@ Subpackages follow the story:
 
 The command line (``python -m analysis``, ``analysis.cli``) and the
 notebooks call the same functions. The command line answers bad arguments
-before TensorFlow loads: ``analysis``, ``analysis.variants``,
-``analysis.errors`` and ``analysis.cli`` import neither Keras nor TensorFlow.
+before TensorFlow loads: ``analysis``, ``analysis.variants`` and
+``analysis.cli`` import neither Keras nor TensorFlow. Errors follow the
+taxonomy of ``nets.errors``.
 """
 
 import os

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from analysis.errors import BadInput
+from nets.errors import Unavailable
 
 
 def write_bytes(path, data):
@@ -92,7 +92,7 @@ def _remove_if_present(path):
 LOCK_HOLDER_ENV = "SUITE_RUN_LOCK_HOLDER"
 
 
-class Busy(BadInput):
+class Busy(Unavailable):
     """A folder or file that another process is writing (its lock is held)."""
 
 

@@ -6,28 +6,26 @@ variant label (``"MobileNet 0.5/160"``), as any keras.applications builder
 (``keras:ResNet50``, random weights) or as a saved model file (``.keras``,
 or an ``.h5`` holding a whole model; loaded in safe mode unless ``--unsafe``).
 
-Errors: bad input (``analysis.errors.BadInput``) prints one line and exits
-with status 2; work that failed on valid input (``Failed``) prints one line
-and exits with 1; anything else is a bug: one line that says so, exit 1, and
-``--debug`` shows the traceback. This module and what it imports before a
+Errors follow ``nets.errors``: bad input exits 2, failed work and an
+environment that cannot do it exit 1, each with one line; anything else is a
+bug: one line that says so, exit 1, and ``--debug`` shows the traceback. This module and what it imports before a
 subcommand runs load neither Keras nor TensorFlow, so bad arguments are
 answered at once; each subcommand imports the modules it needs.
 """
 
 import argparse
 import sys
-import traceback
 
 from analysis import render
 from analysis.accuracy import distributed, runs
 from analysis.accuracy.distributed import DEFAULT_WORKER_TIMEOUT_S, STRATEGIES
 from analysis.accuracy.launcher import DEFAULT_RESTARTS
-from analysis.errors import BadInput, Failed
 from analysis.speed import PRECISIONS, RUNTIMES, check_installed, deployment_pairs, runtime_precision_pairs
 from analysis.variants import Variant
-from nets import NETWORK_NAMES, checks
+from nets import NETWORK_NAMES, checks, errors
+from nets.errors import BadInput
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
 PROG = "python -m analysis"
 DEBUG_FLAG = "--debug"
 VARIANT_OPTIONS = ("alpha", "resolution", "num_classes", "depth_multiplier", "conv", "shallow", "unsafe")
@@ -403,11 +401,6 @@ def _check_train_run(args):
     args.run_dir = runs.check_writable(run.path)
 
 
-def _one_line(error, command):
-    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return message if message.startswith(PROG) else f"{PROG} {command or ''}: error: {message}".replace("  ", " ")
-
-
 def main(argv=None):
     """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -417,20 +410,10 @@ def main(argv=None):
     try:
         args = check_arguments(build_parser().parse_args(argv))
         output = args.run(args)
-    except (BadInput, Failed) as error:
-        if debug:
-            traceback.print_exc()
-        print(_one_line(error, command), file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, BadInput) else EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{PROG} {command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # noqa: BLE001 (a bug: reported in one line, the traceback on request)
-        if debug:
-            traceback.print_exc()
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        print(f"{PROG} {command}: bug: {type(error).__name__}: {detail} (a bug in the suite, not in your input; "
-              f"rerun with {DEBUG_FLAG} for the traceback)", file=sys.stderr)
-        return EXIT_FAILED
+    except Exception as error:  # noqa: BLE001 (every error is one line; nets.errors says which status)
+        return errors.report(error, f"{PROG} {command or ''}".strip(), debug, debug_flag=DEBUG_FLAG)
     print(output)
     return EXIT_OK

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import atomic, paths
-from analysis.errors import BadInput, Failed, MissingFile
+from nets.errors import BadInput, Failed, MissingFile
 from analysis.speed.cpu import cpu_model
 from analysis.versions import installed_version
 

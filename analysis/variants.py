@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 
 from nets import NETWORK_NAMES, applications, checks, model_files
-from nets.checks import BadInput
+from nets.errors import BadInput, MissingFile
 
 # The MobileNet paper's width multipliers (Table 6) and input resolutions (Table 7).
 ALPHAS = (1.0, 0.75, 0.5, 0.25)
@@ -314,7 +314,7 @@ def _checked_network(network):
     if network.startswith(FILE_PREFIX) or model_files.is_model_file(network):
         path = network[len(FILE_PREFIX):] if network.startswith(FILE_PREFIX) else network
         if not os.path.isfile(path):
-            raise checks.MissingFile(f"No model file at {path!r}")
+            raise MissingFile(f"No model file at {path!r}")
         return FILE_PREFIX + os.path.abspath(path)
     return checks.one_of("network", network, NETWORK_NAMES)
 

@@ -16,7 +16,7 @@ TensorFlow.
 import difflib
 
 from nets import checks
-from nets.checks import BadInput
+from nets.errors import BadInput
 
 # keras.applications in Keras 3.15 (``dir(keras.applications)``): checked against it by the tests.
 APPLICATION_NAMES = (

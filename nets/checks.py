@@ -1,8 +1,8 @@
-"""Argument checks for the whole suite, and the error that marks bad input.
+"""Argument checks for the whole suite.
 
 The one home of every check: the network builders of ``nets`` and every
-entry point of ``analysis`` use these. Each raises ``BadInput`` (a
-``ValueError``, as keras.applications raises) naming the argument and the
+entry point of ``analysis`` use these. Each raises ``nets.errors.BadInput``
+(a ``ValueError``, as keras.applications raises) naming the argument and the
 value received: ``alpha must be a number greater than 0. Received alpha=0``.
 
 Pure Python: importing it loads neither Keras nor TensorFlow, so the command
@@ -12,17 +12,11 @@ line can answer bad input at once.
 import math
 import numbers
 
+from nets.errors import BadInput
+
 MIN_INPUT_SIZE = 32
 # Each VGG16 block ends in a 2x2 max pool, so the last feature map is the input / 2**5.
 VGG16_TOTAL_STRIDE = 2**5
-
-
-class BadInput(ValueError):
-    """Input the user can correct: an unknown name, a value out of range, a missing file."""
-
-
-class MissingFile(BadInput, FileNotFoundError):
-    """A file the user named that does not exist."""
 
 
 def _received(name, value):

@@ -19,7 +19,7 @@ import os
 import re
 import zipfile
 
-from nets.checks import BadInput, MissingFile
+from nets.errors import BadInput, MissingFile
 
 MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 UNSAFE_FLAG = "--unsafe"

@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from nets.backend import keras
-from nets.checks import BadInput, MissingFile
+from nets.errors import BadInput, MissingFile
 
 
 class WeightFileError(BadInput):

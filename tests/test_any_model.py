@@ -10,7 +10,7 @@ from analysis.cost import layer_table
 from analysis.variants import Variant
 from nets import applications
 from nets.backend import keras
-from nets.checks import BadInput
+from nets.errors import BadInput
 
 
 def test_the_builder_list_is_keras_applications():

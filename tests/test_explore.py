@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from analysis import explore, paths, plots  # noqa: E402
-from analysis.errors import BadInput  # noqa: E402
+from nets.errors import BadInput  # noqa: E402
 from nets.backend import keras  # noqa: E402
 
 RESULTS = paths.DATA_DIR / "results"

@@ -8,7 +8,7 @@ import pytest
 
 import nets
 from analysis.cost import layer_table, summarize
-from nets.checks import BadInput
+from nets.errors import BadInput
 
 
 def test_one_row_per_layer_in_order(mobilenet_model):

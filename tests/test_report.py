@@ -11,7 +11,7 @@ from analysis.report import build as report
 from analysis import paths
 from analysis.cli import main
 from analysis import shipped
-from analysis.errors import Failed
+from nets.errors import Failed
 
 
 def _text(page):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis import shipped
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.speed import latency_fit, story
 
 

@@ -9,7 +9,7 @@ import pytest
 from analysis.accuracy import story
 from analysis.accuracy.datasets import load_dataset
 from analysis.accuracy.tradeoffs import paper_points, published_with_costs
-from analysis.errors import BadInput
+from nets.errors import BadInput
 
 
 def test_headline_is_the_papers_table_8_pair():

@@ -13,7 +13,7 @@ from analysis import plots  # noqa: E402
 from analysis.cost import layer_table  # noqa: E402
 from analysis.cost import trace  # noqa: E402
 from analysis.cost.separable import separable_conv_cost, standard_conv_cost  # noqa: E402
-from analysis.errors import BadInput  # noqa: E402
+from nets.errors import BadInput  # noqa: E402
 from nets.backend import keras  # noqa: E402
 
 # VGG16's windows before the classifier: (kernel, stride), 3x3/1 convolutions and 2x2/2 pools.

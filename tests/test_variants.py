@@ -8,7 +8,7 @@ import pytest
 from analysis import atomic
 from analysis.variants import NETWORK_DEFAULTS, Variant
 from nets.backend import keras
-from nets.checks import BadInput
+from nets.errors import BadInput
 
 # One non-default value of every option of each network.
 OTHER_VALUES = {

@@ -26,7 +26,7 @@ import shutil
 import time
 
 from analysis.accuracy import runs
-from analysis.errors import Failed
+from nets.errors import Failed
 from nets.backend import keras
 
 # After Keras (nets.backend), so that TensorFlow starts quietly.

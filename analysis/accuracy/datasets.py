@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from analysis.errors import BadInput, MissingFile
+from nets.errors import BadInput, MissingFile
 from nets import checks
 from nets.backend import keras
 

@@ -21,7 +21,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from analysis.errors import BadInput, Failed
+from nets.errors import BadInput, Failed
 from nets import checks
 
 DEFAULT_WORKER_TIMEOUT_S = 60
@@ -31,7 +31,10 @@ _POLL_S = 0.1
 
 
 class PeerLost(Failed):
-    """A worker of the cluster died or cannot be reached; the message names it."""
+    """A worker of the cluster died or cannot be reached; the message names it. Its exit status
+    (EX_TEMPFAIL) tells the launcher to restart the cluster rather than fail."""
+
+    exit_status = 75
 
 
 @dataclass(frozen=True)

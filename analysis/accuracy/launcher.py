@@ -25,15 +25,13 @@ from pathlib import Path
 
 from analysis import atomic
 from analysis.accuracy import runs
-from analysis.errors import BadInput, Failed
 from analysis.accuracy.distributed import PeerLost
-from nets import checks
+from nets import checks, errors
+from nets.errors import BadInput, Failed
 
 DEFAULT_RESTARTS = 2
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# Exit status of a worker that lost a peer (a worker died or became unreachable): the launcher
-# restarts the cluster rather than failing (EX_TEMPFAIL).
-EXIT_PEER_LOST = 75
+EXIT_OK, EXIT_USAGE = 0, BadInput.exit_status
+EXIT_PEER_LOST = PeerLost.exit_status
 # TensorFlow takes SIGTERM as a preemption notice and carries on: a worker gets SIGKILL soon after.
 STOP_GRACE_S = 3
 _POLL_S = 0.1
@@ -208,31 +206,17 @@ def _die_with_parent():
 
 
 def worker_main(argv=None):
-    """``python -m analysis.accuracy.launcher SPEC``: one worker of ``launch_local``."""
+    """``python -m analysis.accuracy.launcher SPEC``: one worker of ``launch_local``; its one-line
+    error goes to its log (standard output), with the traceback for a bug."""
     argv = sys.argv[1:] if argv is None else argv
     spec = json.loads(Path(argv[0]).read_text())
     try:
         from analysis.accuracy import training
 
         training.train_from_spec(spec)
-    except PeerLost as error:
-        print(_first_line(error), flush=True)
-        return EXIT_PEER_LOST
-    except (BadInput, Failed) as error:
-        print(_first_line(error), flush=True)
-        return EXIT_USAGE if isinstance(error, BadInput) else EXIT_FAILED
-    except Exception as error:  # noqa: BLE001 (a bug: one line here, the traceback above it in the log)
-        import traceback
-
-        traceback.print_exc(file=sys.stdout)
-        print(f"bug: {type(error).__name__}: {_first_line(error)}", flush=True)
-        return EXIT_FAILED
+    except Exception as error:  # noqa: BLE001 (nets.errors.report gives the status)
+        return errors.report(error, "", debug=not isinstance(error, errors.SuiteError), stream=sys.stdout)
     return EXIT_OK
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 if __name__ == "__main__":

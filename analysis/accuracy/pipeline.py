@@ -13,7 +13,7 @@ never depend on the epochs before it: what makes a resumed run exact.
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from nets.backend import keras
 
 # After Keras (nets.backend), so that TensorFlow starts quietly.

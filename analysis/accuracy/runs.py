@@ -34,7 +34,7 @@ from pathlib import Path
 
 from analysis import atomic, paths
 from analysis.atomic import LOCK_HOLDER_ENV, Busy, file_lock  # noqa: F401 (re-exported)
-from analysis.errors import BadInput, Failed
+from nets.errors import BadInput, Failed
 from nets import checks
 
 # Schedules that reach the README's accuracy targets on digits at 32x32

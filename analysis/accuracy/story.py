@@ -17,7 +17,7 @@ from analysis.accuracy.pipeline import batch_layout, validation_split
 from analysis.accuracy.runs import RECOMMENDED
 from analysis.accuracy.tradeoffs import pareto_front, published_with_costs
 from analysis.cost.published import published
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.variants import Variant
 
 HEADLINE_SOURCE = "MobileNet paper (Howard et al. 2017), Table 8"

@@ -52,7 +52,7 @@ from analysis.accuracy.pipeline import VALIDATION_FRACTION, augmentation, traini
 from analysis.accuracy.quantized import quantized_accuracy
 from analysis.accuracy.runs import RECOMMENDED  # noqa: F401 (re-exported: notebooks read training.RECOMMENDED)
 from analysis.cost.table import summarize
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.speed.latency import measure
 from analysis.variants import FC6_AUTO, Variant
 from nets import checks

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.cost.graph import calls
-from analysis.errors import Failed
+from nets.errors import Failed
 from analysis.variants import Variant
 from nets.backend import keras
 

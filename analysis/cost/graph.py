@@ -26,7 +26,7 @@ Pure Keras (any backend): the fvcore worker walks a model on PyTorch with it.
 from dataclasses import dataclass
 
 from nets.backend import keras
-from nets.checks import BadInput
+from nets.errors import BadInput
 
 
 OPERATION_PREFIX = "ops."

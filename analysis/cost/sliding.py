@@ -29,7 +29,8 @@ import pandas as pd
 from analysis.cost.attribution import split_parts
 from analysis.cost.table import layer_table
 from analysis.variants import Variant
-from nets.checks import VGG16_TOTAL_STRIDE, BadInput, positive_int
+from nets.checks import VGG16_TOTAL_STRIDE, positive_int
+from nets.errors import BadInput
 
 CROP = 224
 

@@ -39,7 +39,7 @@ from analysis.cost.formulas import (  # noqa: F401 (HANDLERS, OpCount re-exporte
     HANDLERS, MAC_CONVENTION, OpCount, activation_name, count_layer, tensor_elements)
 from analysis.cost.graph import calls, functional_graph
 from analysis.variants import Variant, mobilenet_grid
-from nets.checks import BadInput
+from nets.errors import BadInput
 
 BYTES_PER_FLOAT32 = 4
 COLUMNS = (

@@ -11,7 +11,7 @@ import pandas as pd
 from analysis.cost.published import variant_costs
 from analysis.cost.receptive import stacked_convolutions
 from analysis.cost.table import block_of, layer_role, layer_table
-from analysis.errors import BadInput
+from nets.errors import BadInput
 
 TRACE_COLUMNS = ("name", "type", "output_shape", "params")
 RECEPTIVE_COLUMNS = ("name", "type", "kernel_size", "strides", "output_shape", "receptive_field", "jump")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.explore.widgets import Explorer, figure_html
 from analysis.plots.convolution import draw_depthwise_step
 from nets import checks

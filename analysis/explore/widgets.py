@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 
 FIGURE_DPI = 80  # of the PNGs in a view: small enough to send on every move of a control
 

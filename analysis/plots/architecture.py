@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
 from analysis.cost.table import block_of
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.plots.style import LAYER_TYPE_COLORS, layer_color
 
 

@@ -9,7 +9,7 @@ MACs).
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.plots.style import check_rows, model_color
 
 _PARTS = ("body", "head")

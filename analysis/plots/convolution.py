@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.patches import Polygon, Rectangle
 
 from analysis.cost.separable import separable_conv_cost, separable_ratio, standard_conv_cost
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.plots.style import LAYER_TYPE_COLORS
 from nets import checks
 

@@ -14,7 +14,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.cost.separable import separable_ratio
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.plots.style import EXTRA_COLORS, MODEL_COLORS, check_rows, layer_color, model_color
 
 # One colour per kernel size k in the separable-ratio figures.

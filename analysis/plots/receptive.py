@@ -7,7 +7,7 @@ gallery of architecture pictures on one shared scale.
 
 import matplotlib.pyplot as plt
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.plots.architecture import draw_architecture
 from analysis.plots.style import check_rows, model_color
 

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.plots.style import (EXTRA_COLORS, RUNTIME_COLORS, check_columns, error_lengths, iqr_errors,
                                   model_color, quartiles)
 from analysis.speed.roofline import role_group

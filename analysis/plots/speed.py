@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.plots.style import (PRECISION_HATCHES, RUNTIME_COLORS, check_rows, error_lengths, iqr_errors,
                                   model_color, quartiles, ratio_bounds)
 

@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from analysis import atomic, paths
-from analysis.errors import BadInput
+from nets.errors import BadInput
 
 
 # Seaborn's colour-blind palette, fixed here so that a layer type or a

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from analysis.accuracy.tradeoffs import pareto_front
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.plots.style import MODEL_COLORS, check_columns, iqr_errors, model_color
 from analysis.variants import Variant
 

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 
 # (colour, line width, marker, marker size) of the two runs, in order: the first (Keras'
 # default momentum) wide and pale, the second narrow on top of it, so that where the runs

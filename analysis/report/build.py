@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from analysis import atomic, paths
 from analysis.accuracy.runs import writable_folder
 from analysis.atomic import file_lock
-from analysis.errors import BadInput, Failed, MissingFile
+from nets.errors import BadInput, Failed, MissingFile
 from analysis.shipped import provenance
 
 # The notebooks in the order they build on each other.

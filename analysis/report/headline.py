@@ -21,7 +21,7 @@ from functools import lru_cache
 import pandas as pd
 
 from analysis import shipped
-from analysis.errors import MissingFile
+from nets.errors import MissingFile
 from analysis.speed import configuration
 
 VGG, MOBILENET = "VGG16", "MobileNet 1.0/224"

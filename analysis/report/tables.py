@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import atomic, paths
-from analysis.errors import BadInput
+from nets.errors import BadInput
 
 _STEM = re.compile(r"^[A-Za-z0-9_-]+$")
 

@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from analysis import atomic, paths
 from analysis.accuracy.datasets import load_dataset
-from analysis.errors import Failed
+from nets.errors import Failed
 from analysis.speed import check_precision
 from analysis.versions import installed_version
 from nets.backend import quiet_native_stderr

@@ -12,6 +12,7 @@ from analysis.speed.latency import benchmark
 from analysis.speed.roofline import machine_bounds, network_bound_ms
 from analysis.variants import Variant
 from nets import checks
+from nets.errors import BadInput
 
 DEPLOYMENT_VARIANTS = (Variant("mobilenet"), Variant("vgg16"))
 CPU_RUNTIMES = tuple(r for r in RUNTIMES if r != "torch")
@@ -35,7 +36,7 @@ def deployment_study(profile, variants=DEPLOYMENT_VARIANTS, runtimes=CPU_RUNTIME
         for precision in dict.fromkeys(measurements["precision"]):
             try:
                 bounds[variant.label, precision] = network_bound_ms(machine_bounds(table, profile, precision=precision))
-            except checks.BadInput:  # the profile has no peak at this precision
+            except BadInput:  # the profile has no peak at this precision
                 bounds[variant.label, precision] = np.nan
     measurements["macs"] = measurements["variant"].map({v.label: summarize(models[v])["macs"] for v in variants})
     measurements["bound_ms"] = [bounds[key] for key in zip(measurements["variant"], measurements["precision"])]

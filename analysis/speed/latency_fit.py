@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from analysis.cost.formulas import tensor_elements
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.speed import configuration
 from analysis.speed.roofline import role_group
 

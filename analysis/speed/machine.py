@@ -39,7 +39,7 @@ from analysis.speed import PRECISIONS
 from analysis.speed.cpu import (BF16_FLAGS, bf16_supported, clock_ghz, core_count, cpu_flags, cpu_model,  # noqa: F401
                                 last_level_cache_bytes, theoretical_peaks)
 from analysis.speed.kernels import best_seconds, kernel_gops, peak_method
-from nets import checks
+from nets.errors import BadInput
 from nets.backend import keras
 
 
@@ -157,7 +157,7 @@ def best(*profiles):
     DRAM and cache bandwidth of them (interference on a shared machine only ever lowers a
     measurement, so the highest is the closest to what the machine can do)."""
     if not profiles or not all(isinstance(p, MachineProfile) for p in profiles):
-        raise checks.BadInput(f"best needs one or more MachineProfile. Received {profiles!r:.120}")
+        raise BadInput(f"best needs one or more MachineProfile. Received {profiles!r:.120}")
     top = max(profiles, key=lambda p: p.peak_gflops)
     if len(profiles) == 1:
         return top

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis import shipped
 from analysis.cost.table import layer_table
-from analysis.errors import BadInput, MissingFile
+from nets.errors import BadInput, MissingFile
 from analysis.speed import check_precision, configuration
 from analysis.speed.cpu import core_count, cpu_model, last_level_cache_bytes
 from analysis.speed.latency_fit import FIT_GROUPS, FIXED_GROUP, configurations, fit_by_runtime, latency_features

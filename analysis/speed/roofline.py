@@ -28,6 +28,7 @@ from analysis.cost.table import BYTES_PER_FLOAT32, layer_role
 from analysis.speed import PRECISIONS
 from analysis.speed.latency import time_calls
 from nets import checks
+from nets.errors import BadInput
 
 BYTES_PER_ELEMENT = {"fp32": 4, "bf16": 2, "int8": 1}
 
@@ -105,7 +106,7 @@ def machine_bounds(table, profile, batch=1, fused=True, precision="fp32"):
     p = profile if isinstance(profile, dict) else profile.to_dict()
     peak = p["peak_gflops"] if precision == "fp32" else (p.get("peaks") or {}).get(precision)
     if peak is None:
-        raise checks.BadInput(f"The machine profile has no {precision} peak (the CPU lacks {precision}, or it "
+        raise BadInput(f"The machine profile has no {precision} peak (the CPU lacks {precision}, or it "
                               f"was not measured), so no {precision} bound. Received precision={precision!r}")
     return layer_bounds(table, peak, p["bandwidth_gbs"], batch=batch, fused=fused,
                         cache_bandwidth_gbs=p.get("cache_bandwidth_gbs"), cache_bytes=p.get("last_level_cache_bytes"),

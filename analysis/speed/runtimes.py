@@ -26,7 +26,7 @@ LiteRT are each optional here, and ``check_runtime`` says which is missing.
 
 import numpy as np
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.speed import RuntimeUnavailable, check_installed, check_precision, conversions
 from analysis.speed.machine import bf16_supported, core_count
 from analysis.versions import installed_version

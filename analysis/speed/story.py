@@ -12,7 +12,7 @@ import dataclasses
 
 import pandas as pd
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.speed.latency_fit import configurations, fit_by_runtime, in_sample_errors
 from analysis.speed.roofline import machine_bounds, network_bound_ms, time_layers
 

@@ -4,7 +4,7 @@ Both take an ``analysis.speed.latency.benchmark`` table (medians in ms per
 call, one row per variant, runtime and batch) and keep its runtime order.
 """
 
-from analysis.errors import BadInput
+from nets.errors import BadInput
 from analysis.speed.roofline import machine_bounds, network_bound_ms
 
 
