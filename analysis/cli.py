@@ -20,7 +20,8 @@ from analysis import render
 from analysis.accuracy import distributed, runs
 from analysis.accuracy.distributed import DEFAULT_WORKER_TIMEOUT_S, STRATEGIES
 from analysis.accuracy.launcher import DEFAULT_RESTARTS
-from analysis.speed import PRECISIONS, RUNTIMES, check_installed, deployment_pairs, runtime_precision_pairs
+from analysis.speed import runtimes
+from analysis.speed.runtimes import PRECISIONS
 from analysis.variants import Variant
 from nets import NETWORK_NAMES, checks, errors
 from nets.errors import BadInput
@@ -170,14 +171,12 @@ def cmd_machine(args):
 
 
 def cmd_bench(args):
-    """Latency of one network on the runtimes asked, per batch size."""
-    from analysis.speed import latency, runtimes
+    """Latency of one network on the configurations asked, per batch size."""
+    from analysis.speed import harness, latency
 
-    for runtime in args.runtimes:
-        runtimes.check_runtime(runtime)
-    threads = runtimes.configure_threads(args.threads)
-    table = latency.benchmark([args.variant], args.runtimes, args.batch, threads, args.repeats,
-                              progress=args.format != "json", precisions=args.precision)
+    threads = harness.configure_threads(args.threads)
+    table = latency.benchmark([args.variant], args.configs, args.batch, threads, latency.Timing(repeats=args.repeats),
+                              progress=args.format != "json")
     if args.format == "json":
         return render.to_json({"results": render.records(table)})
     shown = table[["variant", "runtime", "precision", "batch", "threads", "median_ms", "iqr_ms", "min_ms",
@@ -186,13 +185,13 @@ def cmd_bench(args):
 
 
 def cmd_predict(args):
-    """The latency fit's prediction for one network on one runtime and precision, with its terms."""
+    """The latency fit's prediction for one network on one configuration, with its terms."""
     from analysis.speed.predict import predict
 
-    prediction = predict(args.variant, args.runtime, args.precision, progress=args.format != "json")
+    prediction = predict(args.variant, args.config)
     if args.format == "json":
         return render.to_json(prediction.to_dict())
-    title = (f"# {prediction.variant} on {args.runtime} {args.precision}, batch 1: predicted "
+    title = (f"# {prediction.variant} on {args.config.label}, batch 1: predicted "
              f"{prediction.predicted_ms:.2f} ms (roofline bound {prediction.bound_ms:.2f} ms); "
              f"{prediction.fit_source}")
     return render.frame_to_text(prediction.table().round(4), args.format,
@@ -278,7 +277,7 @@ def build_parser():
 
     bench = _network_command(commands, "bench", "latency on several runtimes (median of repeats)", cmd_bench)
     bench.add_argument("--runtimes", default="keras,xla,litert",
-                       help=f"comma-separated: {', '.join(RUNTIMES)} (default keras,xla,litert)")
+                       help=f"comma-separated: {', '.join(runtimes.names())} (default keras,xla,litert)")
     bench.add_argument("--precision", default="fp32",
                        help=f"comma-separated: {', '.join(PRECISIONS)} (default fp32); each runtime runs the "
                             "ones it offers (int8: post-training quantization by the runtime's own tool)")
@@ -289,7 +288,7 @@ def build_parser():
 
     predict = _network_command(commands, "predict", "the latency fit's prediction for a network, with its terms",
                                cmd_predict)
-    predict.add_argument("--runtime", default="litert", help=f"one of {', '.join(RUNTIMES)} (default litert)")
+    predict.add_argument("--runtime", default="litert", help=f"one of {', '.join(runtimes.names())} (default litert)")
     predict.add_argument("--precision", default="fp32", help=f"one of {', '.join(PRECISIONS)} (default fp32)")
     predict.add_argument("--format", choices=render.FORMATS, default="table")
 
@@ -357,25 +356,18 @@ def check_arguments(args):
             raise UsageError(f"{PROG} compare: error: name different networks. "
                              f"Received {[v.label for v in args.variants]}")
     if args.command == "bench":
-        args.runtimes = [checks.one_of("runtime", r, RUNTIMES) for r in checks.comma_list("runtimes", args.runtimes)]
-        args.precision = [checks.one_of("precision", p, PRECISIONS)
-                          for p in checks.comma_list("precision", args.precision)]
-        runtime_precision_pairs(args.runtimes, args.precision)
-        for runtime in args.runtimes:
-            check_installed(runtime)
+        args.configs = runtimes.check_installed(runtimes.configurations(
+            checks.comma_list("runtimes", args.runtimes), checks.comma_list("precision", args.precision)))
         args.batch = [checks.positive_int("batch", b) for b in args.batch]
         args.repeats = checks.positive_int("repeats", args.repeats)
         if args.threads is not None:
             checks.positive_int("threads", args.threads)
     if args.command == "predict":
-        checks.one_of("runtime", args.runtime, RUNTIMES)
-        checks.one_of("precision", args.precision, PRECISIONS)
-        runtime_precision_pairs([args.runtime], [args.precision])
-        check_installed(args.runtime)
+        args.config = runtimes.check_installed([runtimes.configuration(args.runtime, args.precision)])[0]
     if args.command == "train":
         args.quantize = checks.comma_list("quantize", args.quantize) if args.quantize else []
-        for runtime, _ in deployment_pairs(args.quantize) if args.quantize else []:
-            check_installed(runtime)
+        args.quantize_configs = (runtimes.check_installed(runtimes.deployment_configurations(args.quantize))
+                                 if args.quantize else [])
         for name in ("epochs", "batch_size", "devices", "image_size", "workers"):
             if getattr(args, name) is not None:
                 checks.positive_int(name, getattr(args, name))

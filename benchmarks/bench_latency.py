@@ -148,12 +148,12 @@ def main(argv=None):
 
     tables = paths.TABLES_DIR
     tables.mkdir(parents=True, exist_ok=True)
-    specs, calibration = study.validated_variants(quick=args.quick), study.calibration_variants(quick=args.quick)
-    zoo = study.zoo_calibration_variants(quick=args.quick)
+    specs, calibration = study.validated_variants(quick=args.quick), study.anchor_variants(quick=args.quick)
+    zoo = study.zoo_anchor_variants(quick=args.quick)
     timing = {"repeats": 6, "rounds": 3, "min_seconds": 0.0} if args.quick else study.STUDY_TIMING
     unseen = [] if args.quick else predict.unseen_variants()
     measurements, validation = study.latency_fit_study(
-        profile, runtimes, specs, calibration, threads=threads, precisions=precisions, fp32_calibration=zoo,
+        profile, runtimes, specs, calibration, threads=threads, precisions=precisions, fp32_anchors=zoo,
         held_out=unseen, held_out_runtimes=predict.VALIDATION_RUNTIMES, **timing)
     atomic.write_csv(measurements, tables / "latency_variants.csv")
     # Measured again after the timings: a neighbour busy during the first profile would
@@ -166,7 +166,7 @@ def main(argv=None):
               f"{profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s")
         measurements, validation = study.latency_fit_study(
             profile, runtimes, specs, calibration, threads=threads, repeats=timing["repeats"],
-            progress=False, reuse=tables / "latency_variants.csv", precisions=precisions, fp32_calibration=zoo,
+            progress=False, reuse=tables / "latency_variants.csv", precisions=precisions, fp32_anchors=zoo,
             held_out=unseen, held_out_runtimes=predict.VALIDATION_RUNTIMES)
         atomic.write_csv(measurements, tables / "latency_variants.csv")
     atomic.write_csv(validation, tables / "latency_model_validation.csv")
@@ -207,7 +207,7 @@ def main(argv=None):
               f"measurements flagged unstable: {int(unstable.sum())}/{len(unstable)}")
     print(validation.round(3).to_string(index=False))
     print("latency model fitted on every variant (calibration included):")
-    for runtime, fit in latency_fit.fit_by_runtime(measurements).items():
+    for runtime, fit in latency_fit.fit_by_configuration(measurements).items():
         print(f"  {runtime:16s} e_matrix {fit.efficiency['Matrix product']:.2f}, e_depthwise {fit.efficiency['Depthwise']:.1f}, "
               f"e_elementwise {fit.efficiency['Element-wise']:.1f}, {fit.unit_ms['layers'] * 1e3:.0f} us/layer, "
               f"{fit.unit_ms['graph_layers'] * 1e3:.0f} us/graph layer, "

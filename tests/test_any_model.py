@@ -3,7 +3,7 @@
 import pytest
 
 from analysis import cli, shipped
-from analysis.speed.latency_fit import FEATURE_NAMES, fit_by_runtime, latency_features
+from analysis.speed.latency_fit import FEATURE_NAMES, fit_by_configuration, latency_features
 from analysis.speed.predict import prediction_errors, predict, study_profile
 from analysis.speed.roofline import machine_bounds
 from analysis.cost import layer_table
@@ -148,7 +148,7 @@ def test_predict_is_the_fit_applied_to_the_features():
     study = shipped.results("latency_study")
     variant = Variant("keras:MobileNetV2", resolution=96)
     prediction = predict(variant, "litert", study=study)
-    fit = fit_by_runtime(study)["litert"]
+    fit = fit_by_configuration(study)["litert"]
     features = latency_features(machine_bounds(layer_table(variant.build()), study_profile(study)))
     assert prediction.predicted_ms == pytest.approx(fit.predict(features))
     assert prediction.predicted_ms == pytest.approx(sum(prediction.terms.values()))

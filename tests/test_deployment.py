@@ -56,14 +56,14 @@ def test_latency_study_fits_each_precision(tmp_path, monkeypatch):
     fp32_only = Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10, conv=True)
     measurements, validation = study.latency_fit_study(profile, ("litert",), variants, repeats=3, rounds=1,
                                                        progress=False, precisions=("fp32", "int8"),
-                                                       fp32_calibration=[fp32_only])
+                                                       fp32_anchors=[fp32_only])
     assert sorted(set(zip(validation["runtime"], validation["precision"]))) == [("litert", "fp32"), ("litert", "int8")]
     calibrating = measurements[measurements["variant"] == fp32_only.label]
-    assert list(calibrating["precision"]) == ["fp32"] and calibrating["calibration_variant"].all()
+    assert list(calibrating["precision"]) == ["fp32"] and calibrating["anchor"].all()
     assert fp32_only.label not in set(validation["variant"])
     bounds = measurements.pivot(index="variant", columns="precision", values="bound_ms").dropna()
     assert len(bounds) == len(variants) and (bounds["int8"] < bounds["fp32"]).all()  # 4x the peak and a quarter of the bytes
-    assert set(latency_fit.fit_by_runtime(measurements)) == {"litert", "litert int8"}
+    assert set(latency_fit.fit_by_configuration(measurements)) == {"litert", "litert int8"}
 
 
 def test_deployment_figure_draws_each_configuration_that_ran():

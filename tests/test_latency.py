@@ -10,7 +10,10 @@ import pytest
 import tensorflow as tf
 
 from analysis.cli import main
-from analysis.speed import conversions, latency, runtimes
+from analysis.speed import conversions, harness, latency, runtimes
+from analysis.speed.cpu import bf16_supported
+from analysis.speed.latency import Timing
+from analysis.speed.runtimes import configuration
 from analysis.variants import Variant
 
 SMALL = Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10)
@@ -39,11 +42,11 @@ def test_summary_statistics_closed_form():
     ("keras", "fp32"), ("xla", "fp32"), ("litert", "fp32"), ("litert", "int8"), ("openvino", "fp32"),
     ("openvino", "bf16"), ("openvino", "int8"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")])
 def test_measure_is_well_formed(small_model, runtime, precision, tmp_path, monkeypatch):
-    if precision == "bf16" and not runtimes.bf16_supported():
+    if precision == "bf16" and not bf16_supported():
         pytest.skip("this CPU has no bf16 instructions (tests/test_precision.py covers the row it gives)")
     monkeypatch.setattr(conversions.paths, "CACHE_DIR", tmp_path)
-    result = latency.measure(SMALL, runtime, batch=3, threads=1, repeats=4, warmup=1, model=small_model,
-                             precision=precision)
+    result = latency.time_network(SMALL, configuration(runtime, precision), batch=3, threads=1,
+                                  timing=Timing(repeats=4, warmup=1), model=small_model)
     assert result.runtime == runtime and result.precision == precision
     assert result.batch == 3 and result.repeats == 4
     assert bool(result.calibration) == (precision == "int8")
@@ -55,9 +58,9 @@ def test_measure_is_well_formed(small_model, runtime, precision, tmp_path, monke
 
 
 def test_litert_conversion_is_cached_and_computes_the_same(small_model, tmp_path):
-    path = conversions.converted(SMALL, "litert", "fp32", small_model, cache_dir=tmp_path)
+    path = conversions.converted(SMALL, configuration("litert"), small_model, cache_dir=tmp_path)
     stamp = os.stat(path).st_mtime_ns
-    assert conversions.converted(SMALL, "litert", "fp32", small_model, cache_dir=tmp_path) == path
+    assert conversions.converted(SMALL, configuration("litert"), small_model, cache_dir=tmp_path) == path
     assert os.stat(path).st_mtime_ns == stamp  # not converted twice
     from ai_edge_litert.interpreter import Interpreter
 
@@ -75,25 +78,25 @@ def test_failed_conversion_names_the_layer(tmp_path):
     x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
     x = keras.layers.Lambda(lambda t: tf.linalg.svd(t)[0], name="svd_layer")(x)
     with pytest.raises(conversions.ConversionError, match="layer 'svd_layer'.*tf.Svd"):
-        conversions.converted(SMALL, "litert", "fp32", keras.Model(inputs, x, name="odd"), cache_dir=tmp_path)
+        conversions.converted(SMALL, configuration("litert"), keras.Model(inputs, x, name="odd"), cache_dir=tmp_path)
     assert not list(tmp_path.iterdir())  # nothing half-written, no partial folder left
 
 
 def test_bad_runtime_and_batch(small_model):
     with pytest.raises(ValueError, match="Received runtime='onnx'"):
-        runtimes.check_runtime("onnx")
+        configuration("onnx")
     with pytest.raises(runtimes.RuntimeUnavailable, match="torch backend"):
-        runtimes.check_runtime("torch")
+        harness.check_runnable(configuration("torch"))
     with pytest.raises(ValueError, match="Received batch=0"):
-        latency.measure(SMALL, "keras", batch=0, model=small_model)
+        latency.time_network(SMALL, configuration("keras"), batch=0, model=small_model)
     with pytest.raises(ValueError, match="Received repeats=0"):
-        latency.time_calls(lambda: None, repeats=0)
+        Timing(repeats=0)
     with pytest.raises(ValueError, match="Received min_seconds=-1"):
-        latency.time_calls(lambda: None, repeats=1, min_seconds=-1)
+        Timing(repeats=1, min_seconds=-1)
     with pytest.raises(ValueError, match="Received min_seconds='2'"):
-        latency.benchmark([SMALL], runtimes=("keras",), min_seconds="2", progress=False)
+        Timing(min_seconds="2")
     with pytest.raises(ValueError, match="Received threads=0"):
-        runtimes.configure_threads(0)
+        harness.configure_threads(0)
 
 
 def test_time_calls_runs_repeats_and_then_until_min_seconds():
@@ -107,8 +110,8 @@ def test_time_calls_runs_repeats_and_then_until_min_seconds():
 
 
 def test_interleaved_benchmark_honours_min_seconds(small_model):
-    table = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), repeats=2, warmup=1, rounds=2,
-                              min_seconds=0.2, progress=False)
+    table = latency.benchmark([SMALL], [configuration("keras")], models={SMALL: small_model}, progress=False,
+                              timing=Timing(repeats=2, warmup=1, rounds=2, min_seconds=0.2))
     # At least 0.1 s per round of calls that take a few ms: more than the 2 repeats asked, and
     # (no call longer than the longest) enough of them to fill the 0.2 s.
     assert table.loc[0, "repeats"] > 2
@@ -116,27 +119,27 @@ def test_interleaved_benchmark_honours_min_seconds(small_model):
 
 
 def test_benchmark_table(small_model):
-    table = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1, 2), repeats=3,
-                              warmup=1, progress=False)
+    table = latency.benchmark([SMALL], [configuration("keras")], models={SMALL: small_model}, batches=(1, 2),
+                              progress=False, timing=Timing(repeats=3, warmup=1))
     assert list(table["batch"]) == [1, 2]
     assert list(table["variant"]) == [SMALL.label] * 2 and list(table["repeats"]) == [3, 3]
 
 
 def test_benchmark_reuses_earlier_measurements(small_model, tmp_path):
-    earlier = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1,), repeats=4,
-                                warmup=1, progress=False)
+    earlier = latency.benchmark([SMALL], [configuration("keras")], models={SMALL: small_model}, batches=(1,),
+                                progress=False, timing=Timing(repeats=4, warmup=1))
     path = tmp_path / "earlier.csv"
     earlier.to_csv(path, index=False)
-    table = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1, 2), repeats=4,
-                              warmup=1, progress=False, reuse=path)
+    table = latency.benchmark([SMALL], [configuration("keras")], models={SMALL: small_model}, batches=(1, 2),
+                              progress=False, reuse=path, timing=Timing(repeats=4, warmup=1))
     assert list(table["batch"]) == [1, 2]
     assert table.loc[0, "median_ms"] == pytest.approx(earlier.loc[0, "median_ms"], rel=1e-12)  # reused
     assert table.loc[1, "repeats"] == 4 and table.loc[1, "median_ms"] > 0  # measured
-    more = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1,), repeats=6,
-                             warmup=1, progress=False, reuse=path)
+    more = latency.benchmark([SMALL], [configuration("keras")], models={SMALL: small_model}, batches=(1,),
+                             progress=False, reuse=path, timing=Timing(repeats=6, warmup=1))
     assert more.loc[0, "repeats"] == 6  # the earlier run had too few repeats: measured again
-    missing = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), batches=(1,), repeats=4,
-                                warmup=1, progress=False, reuse=tmp_path / "none.csv")
+    missing = latency.benchmark([SMALL], [configuration("keras")], models={SMALL: small_model}, batches=(1,),
+                                progress=False, reuse=tmp_path / "none.csv", timing=Timing(repeats=4, warmup=1))
     assert len(missing) == 1
 
 
@@ -145,15 +148,16 @@ def test_reuse_never_hands_one_networks_latency_to_another(small_model, tmp_path
     # (a median no real run gives) must be reused for it and never for the other.
     other = SMALL.replace(depth_multiplier=2)
     assert other.label != SMALL.label
-    earlier = latency.benchmark([SMALL], models={SMALL: small_model}, runtimes=("keras",), repeats=2,
-                                warmup=1, progress=False, threads=1)
+    earlier = latency.benchmark([SMALL], [configuration("keras")], models={SMALL: small_model}, progress=False,
+                                threads=1, timing=Timing(repeats=2, warmup=1))
     earlier["median_ms"] = 12345.0
     path = tmp_path / "earlier.csv"
     earlier.to_csv(path, index=False)
-    again = latency.benchmark([SMALL], runtimes=("keras",), repeats=2, progress=False, threads=1, reuse=path)
+    again = latency.benchmark([SMALL], [configuration("keras")], progress=False, threads=1, reuse=path,
+                              timing=Timing(repeats=2))
     assert again.loc[0, "median_ms"] == 12345.0
-    measured = latency.benchmark([other], runtimes=("keras",), repeats=2, warmup=1, progress=False, threads=1,
-                                 reuse=path)
+    measured = latency.benchmark([other], [configuration("keras")], progress=False, threads=1,
+                                 reuse=path, timing=Timing(repeats=2, warmup=1))
     assert measured.loc[0, "variant"] == other.label and measured.loc[0, "median_ms"] != 12345.0
 
 
@@ -171,7 +175,6 @@ def test_bench_command_json(capsys):
     (["bench", "mobilenet", "--runtimes", "onnx"], "Received runtime='onnx'"),
     (["bench", "mobilenet", "--batch", "0"], "Received batch=0"),
     (["bench", "mobilenet", "--batch", "one"], "'one'"),
-    (["bench", "vgg16", "--runtimes", "torch"], "needs Keras on the torch backend"),
     (["bench", "mobilenet", "--precision", "fp64"], "Received precision='fp64'"),
     (["bench", "mobilenet", "--runtimes", "onnxruntime", "--precision", "bf16"], "does not offer bf16"),
     (["bench", "mobilenet", "--runtimes", "keras,xla", "--precision", "int8"], "'keras' does not offer int8"),
@@ -180,3 +183,10 @@ def test_bench_bad_input(capsys, argv, fragment):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and fragment in err
+
+
+def test_bench_on_a_runtime_this_process_cannot_run_exits_1(capsys):
+    """An environment that cannot do it (Keras runs on TensorFlow here) is not bad input."""
+    assert main(["bench", "vgg16", "--runtimes", "torch"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "needs Keras on the torch backend" in err

@@ -168,7 +168,7 @@ def test_model_features_of_mobilenet_match_the_paper_table():
         classifier + bounds.loc[bounds["role"].map(roofline.role_group) == "Other", "bound_ms"].sum())
 
 
-def test_calibration_variants_join_every_fit_but_are_not_predicted():
+def test_anchor_variants_join_every_fit_but_are_not_predicted():
     truth = {"Matrix product": 2.0, "Depthwise": 5.0}
     # Validated variants whose groups grow together (collinear), as the MobileNet family's do...
     counts = {"layers": 30.0, "graph_layers": 80.0, "depthwise_positions": 0.0, "channels": 0.0, "Element-wise": 0.0,
@@ -219,7 +219,7 @@ def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
     first, validation = study.latency_fit_study(profile, ("keras",), specs[:2], calibration, repeats=4,
                                                    rounds=2, progress=False)
     assert list(first["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32", "Conv MobileNet 0.25/32"]
-    assert list(first["calibration_variant"]) == [False, False, True]
+    assert list(first["anchor"]) == [False, False, True]
     assert (first["median_ms"] > 0).all() and (first["bound_ms"] > 0).all() and (first["repeats"] == 4).all()
     assert list(validation["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32"]  # calibration not predicted
     path = tmp_path / "earlier.csv"
@@ -231,7 +231,7 @@ def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
     assert len(validation) == 3 and np.isfinite(validation["predicted_ms"]).all()
 
 
-def test_fit_by_runtime_reads_the_features_the_study_recorded():
+def test_fit_by_configuration_reads_the_features_the_study_recorded():
     truth = {"Matrix product": 1.5, "Depthwise": 4.0, "Element-wise": 0.5}
     rng = np.random.default_rng(1)
     rows = []
@@ -241,7 +241,7 @@ def test_fit_by_runtime_reads_the_features_the_study_recorded():
         rows.append({"variant": label, "runtime": "synthetic", "median_ms": _synthetic_time(truth, features),
                      **{f"feature_{name}": value for name, value in features.items()}})
     table = pd.DataFrame(rows)
-    fit = latency_fit.fit_by_runtime(table)["synthetic"]
+    fit = latency_fit.fit_by_configuration(table)["synthetic"]
     for group, value in truth.items():
         assert fit.efficiency[group] == pytest.approx(value, rel=1e-6)
     assert fit.unit_ms == pytest.approx(UNIT_MS, rel=1e-6)

@@ -115,7 +115,7 @@ def test_shipped_results_give_the_notebook_tables():
 def _study_rows(measured_ms, matrix_bounds, calibration):
     features = {f"feature_{name}": 0.0 for name in latency_fit.FEATURE_NAMES}
     return pd.DataFrame([{**features, "feature_Matrix product": bound, "variant": f"v{i}", "runtime": "k",
-                          "precision": "fp32", "median_ms": ms, "calibration_variant": cal}
+                          "precision": "fp32", "median_ms": ms, "anchor": cal}
                          for i, (ms, bound, cal) in enumerate(zip(measured_ms, matrix_bounds, calibration))])
 
 

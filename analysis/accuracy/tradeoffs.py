@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.cost.published import published, published_quantized, variant_costs, variant_of
-from analysis.speed import configuration
+from analysis.speed.runtimes import Configuration
 from analysis.variants import Variant
 
 
@@ -180,7 +180,7 @@ def published_deployed_points(latency):
         if found is None:
             continue
         rows.append({"variant": row["variant"], "network": row["variant"].split()[0], "runtime": row["runtime"],
-                     "precision": row["precision"], "configuration": configuration(row["runtime"], row["precision"]),
+                     "precision": row["precision"], "configuration": Configuration(row["runtime"], row["precision"]).label,
                      "ms_per_image": row["ms_per_image"], "ms_per_image_iqr": _iqr_per_image(row),
                      "accuracy_%": float(found[0]), "source": found[1]})
     points = pd.DataFrame(rows)

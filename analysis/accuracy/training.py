@@ -53,7 +53,8 @@ from analysis.accuracy.quantized import quantized_accuracy
 from analysis.accuracy.runs import RECOMMENDED  # noqa: F401 (re-exported: notebooks read training.RECOMMENDED)
 from analysis.cost.table import summarize
 from nets.errors import BadInput
-from analysis.speed.latency import measure
+from analysis.speed.latency import Timing, time_network
+from analysis.speed.runtimes import configuration, deployment_configurations
 from analysis.variants import FC6_AUTO, Variant
 from nets import checks
 from nets.backend import keras
@@ -330,8 +331,9 @@ def _train(variant, data, settings, strategy_name, strategy, devices, cluster, r
     if chief:
         # A copy outside the strategy: timing and converting it needs no other worker.
         model = network if strategy_name != "multiworker" else _copy(trained, network)
-        latency_ms = measure(trained, "keras", batch=1, repeats=10, warmup=2, model=model).median_ms
-        converted = quantized_accuracy(trained, model, data, quantize, progress=progress) if quantize else []
+        latency_ms = time_network(trained, configuration("keras"), timing=Timing(repeats=10, warmup=2),
+                                  model=model).median_ms
+        converted = quantized_accuracy(trained, model, data, deployment_configurations(quantize), progress=progress) if quantize else []
     result = TrainingResult(
         network=variant.network, variant=trained.label, dataset=data.name, seed=seed,
         epochs_run=len(history.get("loss", [])), accuracy=accuracy, train_seconds=seconds,

@@ -12,7 +12,7 @@ import pandas as pd
 from analysis import plots, shipped
 from analysis.accuracy.tradeoffs import published_deployed_points
 from analysis.explore.widgets import Explorer, figure_html, table_html
-from analysis.speed import PRECISIONS
+from analysis.speed.runtimes import PRECISIONS
 from nets import checks
 
 BUDGETS_PER_DECADE = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)

@@ -11,7 +11,7 @@ import pandas as pd
 from analysis import plots, shipped
 from analysis.cost.published import variant_costs
 from analysis.explore.widgets import Explorer, figure_html, log_slider, place_on_grid, table_html
-from analysis.speed import PRECISIONS
+from analysis.speed.runtimes import PRECISIONS
 from analysis.speed.roofline import layer_bounds, network_bound_ms, role_group
 from analysis.variants import Variant
 from nets import checks

@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis import shipped
 from nets.errors import MissingFile
-from analysis.speed import configuration
+from analysis.speed.runtimes import Configuration
 
 VGG, MOBILENET = "VGG16", "MobileNet 1.0/224"
 # Shipped results of CPU latency that hold both networks at batch 1, in order of preference.
@@ -87,7 +87,7 @@ def latency_headline(directory=None):
         sources[name] = _about(frame)
         precision = frame["precision"] if "precision" in frame else pd.Series("fp32", index=frame.index)
         for (runtime, prec), group in frame.assign(precision=precision).groupby(["runtime", "precision"], sort=False):
-            row = {"configuration": configuration(runtime, prec) + (" (GPU)" if name == "gpu_latency" else ""),
+            row = {"configuration": Configuration(runtime, prec).label + (" (GPU)" if name == "gpu_latency" else ""),
                    "runtime": runtime, "precision": prec, "machine": shipped.machine(frame.attrs)}
             for label in (MOBILENET, VGG):
                 times = group[group["variant"] == label]

@@ -7,7 +7,7 @@ import os
 import platform
 from dataclasses import dataclass
 
-from analysis.speed import PRECISIONS
+from analysis.speed.runtimes import PRECISIONS
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 

@@ -7,29 +7,33 @@ import numpy as np
 import pandas as pd
 
 from analysis.cost.table import layer_table, summarize
-from analysis.speed import PRECISIONS, RUNTIME_PRECISIONS, RUNTIMES, configuration
-from analysis.speed.latency import benchmark
+from analysis.speed.latency import Timing, benchmark
+from analysis.speed.runtimes import PRECISIONS, Configuration, configurations, get, names
 from analysis.speed.roofline import machine_bounds, network_bound_ms
 from analysis.variants import Variant
 from nets import checks
 from nets.errors import BadInput
 
 DEPLOYMENT_VARIANTS = (Variant("mobilenet"), Variant("vgg16"))
-CPU_RUNTIMES = tuple(r for r in RUNTIMES if r != "torch")
+# The runtimes that run in a process of Keras on TensorFlow (torch needs Keras on PyTorch).
+CPU_RUNTIMES = tuple(name for name in names() if get(name).backend == "tensorflow")
+DEPLOYMENT_TIMING = Timing(repeats=20, rounds=5)
 
 
-def deployment_study(profile, variants=DEPLOYMENT_VARIANTS, runtimes=CPU_RUNTIMES, precisions=PRECISIONS,
-                     threads=None, repeats=20, rounds=5, min_seconds=0.0, progress=True, reuse=None):
-    """Every variant timed on every runtime at every precision it offers (batch 1, interleaved
-    rounds), each row with the roofline bound of its precision (``bound_ms``) and the fraction
-    of it reached (``fraction_of_bound``: bound / measured; 1 is the roofline).
+def deployment_study(profile, variants=DEPLOYMENT_VARIANTS, configs=None, threads=None, timing=DEPLOYMENT_TIMING,
+                     progress=True, reuse=None):
+    """Every variant timed on every configuration (default: each of ``CPU_RUNTIMES`` at every
+    precision it offers; batch 1, interleaved rounds), each row with the roofline bound of its
+    precision (``bound_ms``) and the fraction of it reached (``fraction_of_bound``: bound /
+    measured; 1 is the roofline).
 
     ``profile`` is a ``MachineProfile`` (or its dict) with per-precision peaks.
     """
     variants = list(variants)
+    configs = configurations(CPU_RUNTIMES, PRECISIONS) if configs is None else configs
     models = {variant: variant.build() for variant in variants}
-    measurements = benchmark(variants, runtimes, (1,), threads, repeats, progress=progress, reuse=reuse,
-                             rounds=rounds, min_seconds=min_seconds, models=models, precisions=precisions)
+    measurements = benchmark(variants, configs, (1,), threads, timing, progress=progress, reuse=reuse,
+                             models=models)
     bounds = {}
     for variant in variants:
         table = layer_table(models[variant])
@@ -41,8 +45,8 @@ def deployment_study(profile, variants=DEPLOYMENT_VARIANTS, runtimes=CPU_RUNTIME
     measurements["macs"] = measurements["variant"].map({v.label: summarize(models[v])["macs"] for v in variants})
     measurements["bound_ms"] = [bounds[key] for key in zip(measurements["variant"], measurements["precision"])]
     measurements["fraction_of_bound"] = measurements["bound_ms"] / measurements["ms_per_image"]
-    measurements["configuration"] = [configuration(r, p) for r, p in
-                                     zip(measurements["runtime"], measurements["precision"])]
+    measurements["configuration"] = [Configuration(r, p).label
+                                     for r, p in zip(measurements["runtime"], measurements["precision"])]
     return measurements
 
 
@@ -83,4 +87,4 @@ def fastest_configurations(measurements):
 
 def offered_configurations(runtimes=CPU_RUNTIMES, precisions=PRECISIONS):
     """The configurations (runtime at precision) that the runtimes offer, in order."""
-    return [configuration(r, p) for r in runtimes for p in precisions if p in RUNTIME_PRECISIONS[r]]
+    return [config.label for config in configurations(runtimes, precisions)]

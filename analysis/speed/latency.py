@@ -1,17 +1,15 @@
-"""Timing a network on the runtimes of ``analysis.speed.runtimes``: medians of repeats, with their spread.
+"""Timing a network on a configuration (a runtime at a precision): medians of repeats, with their spread.
 
 Each measurement warms up, then times ``repeats`` calls of one batch, each
-call synchronised (its output brought to the host or the device
-synchronised), and more calls until they add up to ``min_seconds``.
-Results give median, interquartile range, min and max in ms per batch, ms
-per image, images/s and achieved GFLOP/s (2 FLOPs per multiply-add, MACs
-from ``analysis.cost``). A run whose IQR exceeds ``SPREAD_LIMIT`` of its
-median is flagged ``unstable``. Rows are labelled by the variant's label,
-which is unique, so earlier measurements are reused only for the same
-network, and by the precision (``fp32``, ``bf16``, ``int8``; int8 rows say
-which images calibrated them). A precision that this machine cannot run
-(bf16 without CPU support) gives a row with no times and a ``note`` saying
-why, never a silent fp32 run.
+call synchronised, and more calls until they add up to ``min_seconds``
+(``Timing``). Results give median, interquartile range, min and max in ms
+per batch, ms per image, images/s and achieved GFLOP/s (2 FLOPs per
+multiply-add, MACs from ``analysis.cost``). A run whose IQR exceeds
+``SPREAD_LIMIT`` of its median is flagged ``unstable``. Rows are labelled by
+the variant's label and the precision; int8 rows say which images
+calibrated them. A precision that this machine cannot run (bf16 without CPU
+support) gives a row with no times and a ``note`` saying why, never a silent
+fp32 run.
 """
 
 import os
@@ -24,10 +22,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.cost.table import summarize
-from analysis.speed.machine import core_count
-from analysis.speed import RUNTIMES, runtime_precision_pairs
 from analysis.speed.conversions import calibration_set
-from analysis.speed.runtimes import PrecisionUnsupported, check_runtime, prepare, runtime_version
+from analysis.speed.cpu import core_count
+from analysis.speed.harness import check_runnable, prepare
+from analysis.speed.runtimes import PrecisionUnsupported, names
 from nets import checks
 
 SPREAD_LIMIT = 0.10
@@ -69,8 +67,6 @@ def time_calls(call, repeats, warmup=3, min_seconds=0.0):
     """Seconds taken by each timed call, after ``warmup`` untimed ones: ``repeats`` calls, then
     more until the timed calls add up to ``min_seconds`` (a fast call gets more samples, so its
     median is as precise as a slow one's)."""
-    checks.positive_int("repeats", repeats)
-    checks.positive_number("min_seconds", min_seconds, allow_zero=True)
     for _ in range(warmup):
         call()
     times = []
@@ -94,33 +90,57 @@ def summarize_times(times_s, batch, flops_per_image):
     }
 
 
-def measure(variant, runtime, batch=1, threads=None, repeats=20, warmup=3, min_seconds=0.0, model=None,
-            precision="fp32", calibration=None):
-    """Time ``variant`` on ``runtime`` at ``precision`` for one batch size (``repeats`` calls at
-    least, and at least ``min_seconds`` of them); return a ``LatencyResult``.
+@dataclass(frozen=True)
+class Timing:
+    """How each job is timed: ``repeats`` calls at least after ``warmup`` untimed ones, more until
+    the timed calls add up to ``min_seconds``, in ``rounds`` rounds interleaved over the jobs."""
 
-    ``model``: the variant's built ``keras.Model``, if the caller has one (else it is built).
-    ``calibration``: the int8 calibration set (default: digits resized to the variant's input).
-    """
-    batch = checks.positive_int("batch", batch)
-    model = variant.build() if model is None else model
-    threads = threads or core_count()
-    job = _Job(variant, runtime, precision, batch)
-    calibration = _calibration(job, calibration)
-    try:
-        call, device = prepare(variant, runtime, batch, threads, model, precision, calibration)
-    except PrecisionUnsupported as reason:
-        return _unsupported(job, threads, summarize(model)["flops"], str(reason))
-    return _result(job, threads, device, summarize(model)["flops"], time_calls(call, repeats, warmup, min_seconds),
-                   calibration)
+    repeats: int = 20
+    warmup: int = 3
+    rounds: int = 1
+    min_seconds: float = 0.0
+
+    def __post_init__(self):
+        checks.positive_int("repeats", self.repeats)
+        checks.positive_int("warmup", self.warmup, minimum=0)
+        checks.positive_int("rounds", self.rounds)
+        checks.positive_number("min_seconds", self.min_seconds, allow_zero=True)
 
 
 @dataclass(frozen=True)
 class _Job:
     variant: object
-    runtime: str
-    precision: str
+    config: object
     batch: int
+
+    @property
+    def runtime(self):
+        return self.config.runtime
+
+    @property
+    def precision(self):
+        return self.config.precision
+
+
+def time_network(variant, config, batch=1, threads=None, timing=Timing(), model=None, calibration=None):
+    """Time ``variant`` on the ``Configuration`` ``config`` for one batch size; a ``LatencyResult``.
+
+    ``model``: the variant's built ``keras.Model``, if the caller has one (else it is built).
+    ``calibration``: the int8 calibration images (default: digits resized to the variant's input).
+    """
+    batch = checks.positive_int("batch", batch)
+    check_runnable(config)
+    model = variant.build() if model is None else model
+    threads = threads or core_count()
+    job = _Job(variant, config, batch)
+    calibration = _calibration(job, calibration)
+    flops = summarize(model)["flops"]
+    try:
+        call, device = prepare(variant, config, model, batch, threads, calibration)
+    except PrecisionUnsupported as reason:
+        return _unsupported(job, threads, flops, str(reason))
+    times = time_calls(call, timing.repeats, timing.warmup, timing.min_seconds)
+    return _result(job, threads, device, flops, times, calibration)
 
 
 def _calibration(job, calibration):
@@ -133,7 +153,7 @@ def _result(job, threads, device, flops_per_image, times_s, calibration=None):
     """The ``LatencyResult`` of the timed calls ``times_s`` (seconds, one batch each)."""
     return LatencyResult(variant=job.variant.label, runtime=job.runtime, precision=job.precision, batch=job.batch,
                          threads=threads, repeats=len(times_s), flops_per_image=flops_per_image,
-                         runtime_version=runtime_version(job.runtime), device=device,
+                         runtime_version=job.config.record.version(), device=device,
                          calibration=calibration.source if calibration else "",
                          **summarize_times(times_s, job.batch, flops_per_image))
 
@@ -144,54 +164,36 @@ def _unsupported(job, threads, flops_per_image, reason):
     return LatencyResult(variant=job.variant.label, runtime=job.runtime, precision=job.precision, batch=job.batch,
                          threads=threads, repeats=0, median_ms=nan, iqr_ms=nan, min_ms=nan, max_ms=nan,
                          ms_per_image=nan, images_per_s=nan, gflops=nan, flops_per_image=flops_per_image,
-                         unstable=False, runtime_version=runtime_version(job.runtime), device="cpu", note=reason)
+                         unstable=False, runtime_version=job.config.record.version(), device="cpu", note=reason)
 
 
-def benchmark(variants, runtimes=("keras", "xla", "litert"), batches=(1,), threads=None, repeats=20,
-              warmup=3, progress=True, reuse=None, rounds=1, min_seconds=0.0, models=None, precisions=("fp32",)):
-    """Every (variant, runtime, precision, batch) measured.
+def benchmark(variants, configs, batches=(1,), threads=None, timing=Timing(), progress=True, reuse=None, models=None):
+    """Every (variant, configuration, batch) measured: a DataFrame of ``LatencyResult`` rows, in
+    the order of ``variants``, ``configs`` and ``batches``.
 
-    Each runtime runs at each of ``precisions`` that it offers
-    (``analysis.speed.runtime_precision_pairs``). Each job is timed for
-    ``repeats`` calls at least, and more until its timed calls add up to
-    ``min_seconds`` (spread evenly over the rounds).
-
-    ``rounds`` > 1 interleaves the measurements: every job is prepared and
-    warmed up first, then each round times ``repeats / rounds`` calls of
-    every job in turn (after one untimed call), and each job's statistics
-    pool its calls of all rounds. A shared machine drifts by tens of per
-    cent over minutes; interleaving spreads the drift over all jobs alike
-    instead of letting it tilt the comparison between them.
+    ``configs`` are ``Configuration`` values (``analysis.speed.runtimes.configurations``).
+    With ``timing.rounds`` > 1 the measurements are interleaved: every job is prepared and
+    warmed up first, then each round times ``repeats / rounds`` calls of every job in turn
+    (after one untimed call), and each job's statistics pool its calls of all rounds, so that
+    a machine's drift over minutes tilts no comparison.
 
     Args:
-        variants: the ``Variant`` values to time.
-        reuse: a CSV of earlier measurements (rows of ``LatencyResult``
-            fields, as ``benchmark`` returns them); a (variant, runtime,
-            precision, batch, threads) found there with at least ``repeats``
-            repeats is taken from it, not measured again. A missing file
-            reuses nothing.
+        reuse: a CSV of earlier measurements (``LatencyResult`` rows); a (variant, runtime,
+            precision, batch, threads) found there with at least ``timing.repeats`` repeats is
+            taken from it, not measured again. A missing file reuses nothing.
         models: optional {variant: keras.Model} of networks already built.
-
-    Returns:
-        A DataFrame, one row per measurement (``RESULT_COLUMNS``), in the
-        order of ``variants``, runtimes, precisions and ``batches``.
     """
     variants = list(dict.fromkeys(variants))
-    for runtime in runtimes:
-        check_runtime(runtime)
-    pairs = runtime_precision_pairs(runtimes, precisions)
+    for config in configs:
+        check_runnable(config)
     batches = [checks.positive_int("batch", batch) for batch in batches]
-    rounds = checks.positive_int("rounds", rounds)
-    checks.positive_int("repeats", repeats)
-    checks.positive_number("min_seconds", min_seconds, allow_zero=True)
     threads = threads or core_count()
-    earlier = earlier_measurements(reuse, repeats)
-    jobs = [_Job(variant, runtime, precision, batch)
-            for variant in variants for runtime, precision in pairs for batch in batches]
+    earlier = earlier_measurements(reuse, timing.repeats)
+    jobs = [_Job(variant, config, batch) for variant in variants for config in configs for batch in batches]
     rows = {job: earlier[_key(job, threads)] for job in jobs if _key(job, threads) in earlier}
     missing = [job for job in jobs if job not in rows]
     built = dict(models or {})
-    rows.update(_measure_jobs(built, missing, threads, repeats, warmup, rounds, progress, min_seconds))
+    rows.update(_measure_jobs(built, missing, threads, timing, progress))
     return pd.DataFrame([rows[job] for job in jobs], columns=list(RESULT_COLUMNS))
 
 
@@ -205,54 +207,64 @@ def _model_of(built, variant):
     return built[variant]
 
 
-def _measure_jobs(built, jobs, threads, repeats, warmup, rounds, progress, min_seconds):
-    """{job: LatencyResult dict} for the ``_Job`` values ``jobs``, over ``rounds`` interleaved rounds."""
+def _measure_jobs(built, jobs, threads, timing, progress):
+    """{job: LatencyResult dict} for the ``_Job`` values ``jobs``, over ``timing.rounds`` interleaved rounds."""
     if not jobs:
         return {}
-    if rounds == 1:
-        return {job: measure(job.variant, job.runtime, job.batch, threads, repeats, warmup, min_seconds,
-                             model=_model_of(built, job.variant), precision=job.precision).to_dict()
+    if timing.rounds == 1:
+        return {job: time_network(job.variant, job.config, job.batch, threads, timing,
+                                  model=_model_of(built, job.variant)).to_dict()
                 for job in tqdm(jobs, desc="latency", disable=not progress)}
-    rounds = min(rounds, repeats)
-    per_round = [repeats // rounds + (i < repeats % rounds) for i in range(rounds)]
-    order = sorted(jobs, key=lambda job: RUNTIMES.index(job.runtime))  # one runtime at a time within a round
-    bar = tqdm(total=len(jobs) * (rounds + 1), desc="latency (interleaved)", disable=not progress)
-    prepared, flops, done = {}, {}, {}
+    order = sorted(jobs, key=lambda job: names().index(job.runtime))  # one runtime at a time within a round
+    bar = tqdm(total=len(jobs) * (min(timing.rounds, timing.repeats) + 1), desc="latency (interleaved)",
+               disable=not progress)
+    prepared, done = _prepare_jobs(built, order, threads, timing, bar)
+    times = _interleaved_times(prepared, order, timing, bar)
+    bar.close()
+    done.update({job: _result(job, threads, device, flops, times[job], calibration).to_dict()
+                 for job, (_, device, calibration, flops) in prepared.items()})
+    return done
+
+
+def _prepare_jobs(built, order, threads, timing, bar):
+    """({job: (call, device, calibration, flops)} warmed up, {job: row} of the jobs this CPU cannot run)."""
+    prepared, unsupported = {}, {}
     for job in order:
         model = _model_of(built, job.variant)
-        flops.setdefault(job.variant, summarize(model)["flops"])
+        flops = summarize(model)["flops"]
         calibration = _calibration(job, None)
         try:
-            call, device = prepare(job.variant, job.runtime, job.batch, threads, model, job.precision, calibration)
+            call, device = prepare(job.variant, job.config, model, job.batch, threads, calibration)
         except PrecisionUnsupported as reason:
-            done[job] = _unsupported(job, threads, flops[job.variant], str(reason)).to_dict()
-            bar.update(rounds + 1)
+            unsupported[job] = _unsupported(job, threads, flops, str(reason)).to_dict()
+            bar.update(bar.total // len(order))
             continue
-        for _ in range(warmup):
+        for _ in range(timing.warmup):
             call()
-        prepared[job] = (call, device, calibration)
+        prepared[job] = (call, device, calibration, flops)
         bar.update(1)
+    return prepared, unsupported
+
+
+def _interleaved_times(prepared, order, timing, bar):
+    """{job: seconds of each timed call}, ``timing.repeats`` calls spread over the rounds."""
+    rounds = min(timing.rounds, timing.repeats)
+    per_round = [timing.repeats // rounds + (i < timing.repeats % rounds) for i in range(rounds)]
     times = {job: [] for job in prepared}
     for count in per_round:
         for job in (job for job in order if job in prepared):
-            times[job].extend(time_calls(prepared[job][0], count, warmup=1, min_seconds=min_seconds / rounds))
+            times[job].extend(time_calls(prepared[job][0], count, warmup=1, min_seconds=timing.min_seconds / rounds))
             bar.update(1)
-    bar.close()
-    done.update({job: _result(job, threads, prepared[job][1], flops[job.variant], times[job],
-                              prepared[job][2]).to_dict() for job in prepared})
-    return done
+    return times
 
 
 def earlier_measurements(path, repeats):
     """Rows of an earlier measurement CSV with at least ``repeats`` repeats, as dicts keyed by
-    (variant label, runtime, precision, batch, threads); empty if ``path`` is None or missing
-    (or written before rows carried a precision)."""
+    (variant label, runtime, precision, batch, threads); empty if ``path`` is None or missing."""
     if path is None or not os.path.isfile(path):
         return {}
     fields = list(RESULT_COLUMNS)
     table = pd.read_csv(path)
-    if not set(fields) <= set(table.columns):
-        return {}
     table = table[table["repeats"] >= repeats]
     table = table.fillna({"calibration": "", "note": ""})
     return {(row["variant"], row["runtime"], row["precision"], int(row["batch"]), int(row["threads"])): row

@@ -22,7 +22,7 @@ per-channel parameters, XLA's per-group loops), and per output value of an
 activation that is not a clamp (swish, sigmoid: ``c_act * activation_values``).
 The coefficients are fitted per runtime by non-negative least squares on
 measured end-to-end times, relative error weighted, over the validated
-variants and calibration variants (``analysis.speed.study``) whose mix of the
+variants and anchor variants (``analysis.speed.study``) whose mix of the
 groups differs from theirs: Conv and shallow MobileNets at every precision,
 and keras.applications networks with element-wise layers at fp32.
 
@@ -37,9 +37,9 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from analysis.cost.formulas import tensor_elements
-from nets.errors import BadInput
-from analysis.speed import configuration
 from analysis.speed.roofline import role_group
+from analysis.speed.runtimes import Configuration
+from nets.errors import BadInput
 
 # The latency fit's groups: matrix-product-like layers (full and
 # pointwise convolutions) and depthwise convolutions, one efficiency factor
@@ -53,7 +53,7 @@ FIXED_GROUP = "Other"
 # adds, squeeze-and-excitation products, concatenations, padding, input scaling). Some runtimes
 # fuse them into the convolution before them (a cost near 0), others run each as a pass over
 # memory (a cost near or above their bound): a factor of their own, pinned down by the
-# calibration networks that hold them (``analysis.speed.study.zoo_calibration_variants``).
+# anchor networks that hold them (``analysis.speed.study.zoo_anchor_variants``).
 ELEMENTWISE_TYPES = frozenset({
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Rescaling",
     "Normalization", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
@@ -120,7 +120,7 @@ class LatencyFit:
     """time_ms = sum(efficiency[group] * bound_ms of the group) + bound_ms of FIXED_GROUP
     + sum(unit_ms[count] * count) over ``COUNT_FEATURES``."""
 
-    runtime: str
+    configuration: str
     efficiency: dict
     unit_ms: dict
 
@@ -137,16 +137,17 @@ class LatencyFit:
 PRIOR_WEIGHT = 0.0
 
 
-def fit_latency(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
+def fit_latency(features, measured_ms, configuration, prior_weight=PRIOR_WEIGHT):
     """Fit efficiencies (>= 0, one per fitted group) and costs per unit of ``COUNT_FEATURES`` by NNLS,
     on relative error.
 
     Args:
         features: list of ``latency_features`` dicts, one per network variant.
         measured_ms: the measured median time of each, in ms.
+        configuration: the label of the runtime and precision they were measured on.
         prior_weight: strength of an optional pull of each efficiency towards 1
             (time = roofline bound), for features too collinear to pin a
-            group down; 0 (the default) turns it off: the calibration
+            group down; 0 (the default) turns it off: the anchor
             variants separate the groups instead, and a runtime such as XLA
             whose depthwise kernels run many times their bound must not be
             pulled towards it.
@@ -164,28 +165,27 @@ def fit_latency(features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT):
         values = np.concatenate([values, np.full(len(FIT_GROUPS), np.sqrt(prior_weight))])
     coefficients, _ = nnls(rows, values)
     groups = len(FIT_GROUPS)
-    return LatencyFit(runtime=runtime, efficiency=dict(zip(FIT_GROUPS, map(float, coefficients[:groups]))),
+    return LatencyFit(configuration=configuration, efficiency=dict(zip(FIT_GROUPS, map(float, coefficients[:groups]))),
                       unit_ms=dict(zip(COUNT_FEATURES, map(float, coefficients[groups:]))))
 
 
-def validate_latency_fit(labels, features, measured_ms, runtime, prior_weight=PRIOR_WEIGHT,
-                         calibration=((), ())):
+def validate_latency_fit(labels, features, measured_ms, configuration, prior_weight=PRIOR_WEIGHT,
+                         anchors=((), ())):
     """Leave-one-out validation: each variant (by label) predicted by a fit to all the others.
 
-    ``calibration``: (features, measured_ms) of calibration variants, part of
-    every fit and never predicted.
+    ``anchors``: (features, measured_ms) of anchor variants, part of every fit and never predicted.
 
     Returns:
         A DataFrame with variant, measured_ms, predicted_ms and error (relative).
     """
-    extra_features, extra_ms = (list(part) for part in calibration)
+    extra_features, extra_ms = (list(part) for part in anchors)
     rows = []
     for i, label in enumerate(labels):
         keep = [j for j in range(len(labels)) if j != i]
         fit = fit_latency([features[j] for j in keep] + extra_features,
-                          [measured_ms[j] for j in keep] + extra_ms, runtime, prior_weight)
+                          [measured_ms[j] for j in keep] + extra_ms, configuration, prior_weight)
         predicted = fit.predict(features[i])
-        rows.append({"runtime": runtime, "variant": label, "measured_ms": float(measured_ms[i]),
+        rows.append({"configuration": configuration, "variant": label, "measured_ms": float(measured_ms[i]),
                      "predicted_ms": predicted, "error": predicted / measured_ms[i] - 1.0})
     return pd.DataFrame(rows)
 
@@ -199,13 +199,13 @@ def row_features(measurements):
 
 
 def predicted_terms(measurements, variant):
-    """How the latency fit on every row (``fit_by_runtime``) splits ``variant``'s time on each
+    """How the latency fit on every row (``fit_by_configuration``) splits ``variant``'s time on each
     runtime and precision: a DataFrame, one row per configuration (``litert``, ``litert int8``),
     one column per term (ms), measured_ms and its interquartile range measured_ms_iqr (NaN where the
     measurements have no iqr_ms)."""
     rows = {}
     named = measurements.assign(configuration=configurations(measurements))
-    for name, fit in fit_by_runtime(measurements).items():
+    for name, fit in fit_by_configuration(measurements).items():
         row = named[(named["configuration"] == name) & (named["variant"] == variant.label)]
         if row.empty:
             raise BadInput(f"No measurement of {variant.label!r} on {name}. Received variants "
@@ -216,15 +216,13 @@ def predicted_terms(measurements, variant):
 
 
 def configurations(measurements):
-    """Each row's runtime at its precision (``analysis.speed.configuration``); rows written
-    before results carried a precision are fp32."""
-    precisions = measurements["precision"] if "precision" in measurements else ["fp32"] * len(measurements)
-    return [configuration(r, p) for r, p in zip(measurements["runtime"], precisions)]
+    """Each row's configuration label (``litert``, ``litert int8``)."""
+    return [Configuration(r, p).label for r, p in zip(measurements["runtime"], measurements["precision"])]
 
 
-def fit_by_runtime(measurements):
+def fit_by_configuration(measurements):
     """The latency fit of each runtime and precision, fitted on every row of a
-    ``latency_fit_study`` table (calibration variants included):
+    ``latency_fit_study`` table (anchor variants included):
     {configuration: ``LatencyFit``}, e.g. ``{"litert": ..., "litert int8": ...}``."""
     named = measurements.assign(configuration=configurations(measurements))
     return {name: fit_latency(row_features(group), list(group["median_ms"]), name)
@@ -233,7 +231,7 @@ def fit_by_runtime(measurements):
 
 def in_sample_errors(measurements):
     """Each validated variant of a ``latency_fit_study`` table predicted by the fit of its
-    configuration to every row, itself included (``fit_by_runtime``, the fit ``predict`` uses):
+    configuration to every row, itself included (``fit_by_configuration``, the fit ``predict`` uses):
     what the fit misses even on a variant it was fitted on (left out, ``validate_latency_fit``,
     a variant usually does worse).
 
@@ -241,8 +239,8 @@ def in_sample_errors(measurements):
         A DataFrame with runtime, precision, variant, measured_ms, predicted_ms and error (relative).
     """
     named = measurements.assign(configuration=configurations(measurements))
-    fits = fit_by_runtime(measurements)
-    validated = named[~named["calibration_variant"]] if "calibration_variant" in named else named
+    fits = fit_by_configuration(measurements)
+    validated = named[~named["anchor"]] if "anchor" in named else named
     predicted = [fits[name].predict(features)
                  for name, features in zip(validated["configuration"], row_features(validated))]
     rows = validated[["runtime", "precision", "variant", "median_ms"]].rename(columns={"median_ms": "measured_ms"})

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from analysis.speed import PRECISIONS
+from analysis.speed.runtimes import PRECISIONS
 from analysis.speed.cpu import (BF16_FLAGS, bf16_supported, clock_ghz, core_count, cpu_flags, cpu_model,  # noqa: F401
                                 last_level_cache_bytes, theoretical_peaks)
 from analysis.speed.kernels import best_seconds, kernel_gops, peak_method

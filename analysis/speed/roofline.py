@@ -25,7 +25,7 @@ import pandas as pd
 
 from analysis.cost.formulas import tensor_elements
 from analysis.cost.table import BYTES_PER_FLOAT32, layer_role
-from analysis.speed import PRECISIONS
+from analysis.speed.runtimes import PRECISIONS
 from analysis.speed.latency import time_calls
 from nets import checks
 from nets.errors import BadInput

@@ -13,7 +13,7 @@ import dataclasses
 import pandas as pd
 
 from nets.errors import BadInput
-from analysis.speed.latency_fit import configurations, fit_by_runtime, in_sample_errors
+from analysis.speed.latency_fit import configurations, fit_by_configuration, in_sample_errors
 from analysis.speed.roofline import machine_bounds, network_bound_ms, time_layers
 
 
@@ -196,7 +196,7 @@ def fit_coefficients(measurements):
                    "ns per depthwise position": 1e6 * fit.unit_ms["depthwise_positions"],
                    "ns per channel": 1e6 * fit.unit_ms["channels"],
                    "ns per swish / sigmoid value": 1e6 * fit.unit_ms["activation_values"]}
-            for name, fit in fit_by_runtime(measurements).items()}
+            for name, fit in fit_by_configuration(measurements).items()}
     return pd.DataFrame(fits).T
 
 
