@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from analysis import atomic, shipped  # noqa: E402
 from analysis.speed import latency  # noqa: E402
+from analysis.speed.runtimes import configuration  # noqa: E402
 from analysis.variants import Variant  # noqa: E402
 
 VARIANTS = (Variant("vgg16"), Variant("mobilenet"), Variant("mobilenet", alpha=0.5, resolution=160),
@@ -33,8 +34,8 @@ def main(argv=None):
     import torch
 
     batches = (1,) if args.quick else (1, 8, 32, 64)
-    table = latency.benchmark(VARIANTS, runtimes=("torch",), batches=batches,
-                              repeats=5 if args.quick else 50, warmup=2 if args.quick else 10)
+    timing = latency.Timing(repeats=5, warmup=2) if args.quick else latency.Timing(repeats=50, warmup=10)
+    table = latency.benchmark(VARIANTS, [configuration("torch")], batches, timing=timing)
     table["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
     table["matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
     table["keras_backend"] = "torch"

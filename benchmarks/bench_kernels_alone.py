@@ -16,8 +16,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from analysis.speed import runtimes as runtime_setup
-from analysis.speed.conversions import tflite_flatbuffer
+from analysis.speed import harness
+from analysis.speed.runtimes import configuration
+from analysis.speed.runtimes.litert import load as litert_load, tflite_flatbuffer
 from analysis.speed.latency import time_calls
 from analysis.speed.roofline import FUSED_INTO_PREVIOUS
 from analysis.variants import Variant
@@ -51,11 +52,11 @@ def call_of(variant, model, runtime, threads, folder):
     ``runtime``: keras as the study runs it, litert from a .tflite written to ``folder`` (uncached:
     the conversion cache is keyed on the variant, not on the piece)."""
     if runtime == "keras":
-        return runtime_setup.prepare(variant, runtime, 1, threads, model)[0]
-    x = runtime_setup.input_batch(model, 1)
+        return harness.prepare(variant, configuration(runtime), model, 1, threads)[0]
+    x = harness.input_batch(model, 1)
     path = Path(folder) / f"{model.name}.tflite"
     path.write_bytes(tflite_flatbuffer(model))
-    run = runtime_setup.litert_runner(path, x.shape, threads)
+    run = litert_load(path, x.shape, threads, "fp32")
     return lambda: run(x)
 
 
@@ -69,7 +70,7 @@ def main(argv=None):
     parser.add_argument("--runtimes", default="keras,litert")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    threads = runtime_setup.configure_threads(args.threads)
+    threads = harness.configure_threads(args.threads)
     for label in args.variants.split(","):
         variant = Variant.parse(label)
         model = variant.build()

@@ -36,8 +36,9 @@ import time
 import numpy as np
 
 from analysis import atomic, paths, shipped
-from analysis.speed import configuration, conversions, latency, latency_fit, machine, predict, runtime_precision_pairs, study
-from analysis.speed import runtimes as runtime_setup
+from analysis.speed import conversions, harness, latency, latency_fit, machine, predict, study
+from analysis.speed.latency import Timing
+from analysis.speed.runtimes import Configuration, configuration, configurations
 from analysis.variants import Variant
 
 
@@ -54,7 +55,8 @@ def direct_call(variant, model, runtime, threads, precision="fp32", hints=True):
         function = tf.function(lambda t: model(t, training=False), jit_compile=runtime == "xla")
         tensor = tf.constant(x)
         return lambda: function(tensor).numpy()
-    path = str(conversions.converted(variant, runtime, precision, model))
+    calibration = conversions.calibration_set(variant) if precision == "int8" else None
+    path = str(conversions.converted(variant, configuration(runtime, precision), model, calibration=calibration))
     if runtime == "openvino":
         import openvino as ov
 
@@ -93,17 +95,19 @@ def harness_overhead(variant, model, runtime, threads, rounds=31, per_round=10, 
     """(harness ms, direct ms, overhead): block means alternated over ``rounds``; overhead is
     the median of the per-round ratios minus 1."""
     direct = direct_call(variant, model, runtime, threads, precision)
-    harness, _ = runtime_setup.prepare(variant, runtime, 1, threads, model, precision)
+    config = configuration(runtime, precision)
+    calibration = conversions.calibration_set(variant) if precision == "int8" else None
+    harnessed, _ = harness.prepare(variant, config, model, 1, threads, calibration)
     for _ in range(3):
         direct()
-        harness()
+        harnessed()
     direct_means, harness_means = [], []
     for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(per_round):
             direct()
         direct_means.append((time.perf_counter() - start) / per_round * 1e3)
-        harness_means.append(float(np.mean(latency.time_calls(harness, per_round, warmup=0))) * 1e3)
+        harness_means.append(float(np.mean(latency.time_calls(harnessed, per_round, warmup=0))) * 1e3)
     ratios = [h / d for h, d in zip(harness_means, direct_means)]
     return statistics.median(harness_means), statistics.median(direct_means), statistics.median(ratios) - 1
 
@@ -129,32 +133,30 @@ def main(argv=None):
     parser.add_argument("--overhead-only", action="store_true", help="stop after the harness overhead (step 2)")
     parser.add_argument("--no-overhead", action="store_true", help="skip the harness overhead (step 2)")
     args = parser.parse_args(argv)
-    threads = runtime_setup.configure_threads(args.threads)
-    runtimes = tuple(args.runtimes.split(","))
-    precisions = tuple(args.precisions.split(","))
-    pairs = runtime_precision_pairs(runtimes, precisions)
+    threads = harness.configure_threads(args.threads)
+    configs = configurations(args.runtimes.split(","), args.precisions.split(","))
     profile = machine.measure()
     _print_profile("machine", profile, threads)
 
     mobile_variant = Variant("mobilenet")
     mobile = mobile_variant.build()
     print("harness overhead (MobileNet 1.0/224, batch 1):")
-    for runtime, precision in ([] if args.no_overhead else pairs):
-        harness, bare, overhead = harness_overhead(mobile_variant, mobile, runtime, threads, precision=precision)
-        print(f"  {configuration(runtime, precision):16s} harness {harness:8.3f} ms, direct {bare:8.3f} ms, "
+    for config in ([] if args.no_overhead else configs):
+        harnessed, bare, overhead = harness_overhead(mobile_variant, mobile, config.runtime, threads,
+                                                     precision=config.precision)
+        print(f"  {config.label:16s} harness {harnessed:8.3f} ms, direct {bare:8.3f} ms, "
               f"overhead {100 * overhead:+.2f} %")
     if args.overhead_only:
         return 0
 
     tables = paths.TABLES_DIR
     tables.mkdir(parents=True, exist_ok=True)
-    specs, calibration = study.validated_variants(quick=args.quick), study.anchor_variants(quick=args.quick)
-    zoo = study.zoo_anchor_variants(quick=args.quick)
-    timing = {"repeats": 6, "rounds": 3, "min_seconds": 0.0} if args.quick else study.STUDY_TIMING
-    unseen = [] if args.quick else predict.unseen_variants()
-    measurements, validation = study.latency_fit_study(
-        profile, runtimes, specs, calibration, threads=threads, precisions=precisions, fp32_anchors=zoo,
-        held_out=unseen, held_out_runtimes=predict.VALIDATION_RUNTIMES, **timing)
+    networks = study.StudyNetworks(
+        study.validated_variants(quick=args.quick), study.anchor_variants(quick=args.quick),
+        study.zoo_anchor_variants(quick=args.quick), [] if args.quick else predict.unseen_variants(),
+        predict.VALIDATION_RUNTIMES)
+    timing = Timing(repeats=6, rounds=3) if args.quick else study.STUDY_TIMING
+    measurements, validation = study.latency_fit_study(profile, configs, networks, threads, timing)
     atomic.write_csv(measurements, tables / "latency_variants.csv")
     # Measured again after the timings: a neighbour busy during the first profile would
     # otherwise lower the peak and bandwidth every bound is computed from.
@@ -164,10 +166,8 @@ def main(argv=None):
         profile = machine.best(profile, after)
         print(f"  bounds from the best of both: peak {profile.peak_gflops:.1f} GFLOP/s, DRAM "
               f"{profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s")
-        measurements, validation = study.latency_fit_study(
-            profile, runtimes, specs, calibration, threads=threads, repeats=timing["repeats"],
-            progress=False, reuse=tables / "latency_variants.csv", precisions=precisions, fp32_anchors=zoo,
-            held_out=unseen, held_out_runtimes=predict.VALIDATION_RUNTIMES)
+        measurements, validation = study.latency_fit_study(profile, configs, networks, threads, timing,
+                                                           progress=False, reuse=tables / "latency_variants.csv")
         atomic.write_csv(measurements, tables / "latency_variants.csv")
     atomic.write_csv(validation, tables / "latency_model_validation.csv")
     measurements, held_out = study.split_held_out(measurements)
@@ -189,26 +189,26 @@ def main(argv=None):
     vgg = measurements[measurements["variant"] == "VGG16"]
     print("VGG16, batch 1: fraction of the measured matrix-product peak at its precision")
     for _, row in vgg.iterrows():
-        print(f"  {configuration(row['runtime'], row['precision']):16s} {row['median_ms']:8.1f} ms  {row['gflops']:6.1f} GFLOP/s  "
+        print(f"  {Configuration(row['runtime'], row['precision']).label:16s} {row['median_ms']:8.1f} ms  {row['gflops']:6.1f} GFLOP/s  "
               f"{100 * row['gflops'] / profile.peaks[row['precision']]:5.1f} % of peak")
     mobile_rows = measurements[measurements["variant"] == "MobileNet 1.0/224"]
     print("MobileNet 1.0/224, batch 1: roofline bound / measured")
     for _, row in mobile_rows.iterrows():
-        print(f"  {configuration(row['runtime'], row['precision']):16s} {row['median_ms']:8.2f} ms  bound {row['bound_ms']:6.2f} ms  "
+        print(f"  {Configuration(row['runtime'], row['precision']).label:16s} {row['median_ms']:8.2f} ms  bound {row['bound_ms']:6.2f} ms  "
               f"{100 * row['bound_ms'] / row['median_ms']:5.1f} % of the bound")
     print("latency model, leave-one-out error per variant:")
     for (runtime, precision), group in validation.groupby(["runtime", "precision"], sort=False):
         worst = group.loc[group["error"].abs().idxmax()]
         unstable = measurements.loc[(measurements["runtime"] == runtime) & (measurements["precision"] == precision),
                                     "unstable"]
-        print(f"  {configuration(runtime, precision):16s} median |error| {100 * group['error'].abs().median():5.1f} %, "
+        print(f"  {Configuration(runtime, precision).label:16s} median |error| {100 * group['error'].abs().median():5.1f} %, "
               f"max {100 * abs(worst['error']):5.1f} % ({worst['variant']}), "
               f"within 10 %: {(group['error'].abs() <= 0.10).sum()}/{len(group)}; "
               f"measurements flagged unstable: {int(unstable.sum())}/{len(unstable)}")
     print(validation.round(3).to_string(index=False))
-    print("latency model fitted on every variant (calibration included):")
-    for runtime, fit in latency_fit.fit_by_configuration(measurements).items():
-        print(f"  {runtime:16s} e_matrix {fit.efficiency['Matrix product']:.2f}, e_depthwise {fit.efficiency['Depthwise']:.1f}, "
+    print("latency model fitted on every variant (anchors included):")
+    for name, fit in latency_fit.fit_by_configuration(measurements).items():
+        print(f"  {name:16s} e_matrix {fit.efficiency['Matrix product']:.2f}, e_depthwise {fit.efficiency['Depthwise']:.1f}, "
               f"e_elementwise {fit.efficiency['Element-wise']:.1f}, {fit.unit_ms['layers'] * 1e3:.0f} us/layer, "
               f"{fit.unit_ms['graph_layers'] * 1e3:.0f} us/graph layer, "
               f"{fit.unit_ms['depthwise_positions'] * 1e6:.1f} ns/depthwise position, "

@@ -29,8 +29,8 @@ from bench_latency import direct_call
 from analysis import shipped
 from analysis.accuracy import training
 from analysis.accuracy.datasets import load_dataset
-from analysis.speed import DEPLOYED_RUNTIMES, RUNTIME_PRECISIONS, configuration, deployment, latency, machine
-from analysis.speed import runtimes as runtime_setup
+from analysis.speed import deployment, harness, latency, machine, runtimes
+from analysis.speed.latency import Timing
 from analysis.variants import Variant
 
 COMMAND = "python benchmarks/bench_precision.py"
@@ -40,7 +40,8 @@ DIGITS_NETWORKS = (Variant("mobilenet", alpha=0.5, resolution=32), Variant("vgg1
 def direct_best(variants, models, threads, repeats, rounds, min_seconds):
     """Every converted copy called by its runtime's own API with the runtime's defaults, timed in
     interleaved rounds: a DataFrame of variant, configuration, ms_per_image and iqr_ms."""
-    jobs = [(v, r, p) for v in variants for r in DEPLOYED_RUNTIMES for p in RUNTIME_PRECISIONS[r] if p != "bf16"]
+    jobs = [(v, c.runtime, c.precision) for v in variants
+            for c in runtimes.configurations(runtimes.deployed_names(), ("fp32", "int8"))]
     calls = {job: direct_call(job[0], models[job[0]], job[1], threads, job[2], hints=False) for job in jobs}
     for call in calls.values():
         for _ in range(3):
@@ -54,7 +55,7 @@ def direct_best(variants, models, threads, repeats, rounds, min_seconds):
     for (variant, runtime, precision), seconds in times.items():
         stats = latency.summarize_times(seconds, 1, 0)
         hint = " (OpenVINO's default precision hint)" if runtime == "openvino" else ""
-        rows.append({"variant": variant.label, "configuration": configuration(runtime, precision) + hint,
+        rows.append({"variant": variant.label, "configuration": runtimes.Configuration(runtime, precision).label + hint,
                      "ms_per_image": stats["ms_per_image"], "iqr_ms": stats["iqr_ms"], "calls": len(seconds)})
     return pd.DataFrame(rows)
 
@@ -76,8 +77,8 @@ def digits_latency(profile, accuracy, threads):
     """Step 5: the trained digits networks timed on every configuration, for notebook 05's
     accuracy against latency (shipped as quantized_latency)."""
     variants = [Variant.parse(label) for label in accuracy["variant"].unique()]
-    measurements = deployment.deployment_study(profile, variants, threads=threads, repeats=20, rounds=5,
-                                               min_seconds=2.0)
+    measurements = deployment.deployment_study(profile, variants, threads=threads,
+                                               timing=Timing(repeats=20, rounds=5, min_seconds=2.0))
     print(measurements[["variant", "configuration", "ms_per_image", "iqr_ms"]].round(3).to_string(index=False))
     shipped.write_results("quantized_latency", measurements, COMMAND + " --digits-latency-only", threads=threads)
     return 0
@@ -90,7 +91,7 @@ def main(argv=None):
     parser.add_argument("--digits-latency-only", action="store_true",
                         help="only time the digits networks of the shipped quantized_accuracy (step 5)")
     args = parser.parse_args(argv)
-    threads = runtime_setup.configure_threads(args.threads)
+    threads = harness.configure_threads(args.threads)
     profile = machine.measure()
     if args.digits_latency_only:
         return digits_latency(profile, shipped.results("quantized_accuracy"), threads)
@@ -99,8 +100,8 @@ def main(argv=None):
     variants = [Variant("mobilenet", alpha=0.25, resolution=128), Variant("mobilenet")] if args.quick \
         else list(deployment.DEPLOYMENT_VARIANTS)
     repeats, rounds, min_seconds = (6, 2, 0.0) if args.quick else (20, 5, 3.0)
-    measurements = deployment.deployment_study(profile, variants, threads=threads, repeats=repeats, rounds=rounds,
-                                               min_seconds=min_seconds)
+    measurements = deployment.deployment_study(profile, variants, threads=threads,
+                                               timing=Timing(repeats=repeats, rounds=rounds, min_seconds=min_seconds))
     small, large = variants[0].label, variants[-1].label
     table = deployment.deployment_table(measurements, small=small, large=large)
     print(table.round(3).to_string(index=False))

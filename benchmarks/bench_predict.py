@@ -14,7 +14,8 @@ errors mix the fit's error with the machine's drift.
 
 import argparse
 
-from analysis.speed import runtimes as runtime_setup
+from analysis.speed import harness
+from analysis.speed.runtimes import configurations
 from analysis.speed.predict import validate_predictions
 
 
@@ -23,8 +24,8 @@ def main(argv=None):
     parser.add_argument("--runtimes", default="keras,litert,openvino")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    threads = runtime_setup.configure_threads(args.threads)
-    table = validate_predictions(runtimes=tuple(args.runtimes.split(",")), threads=threads)
+    threads = harness.configure_threads(args.threads)
+    table = validate_predictions(configs=configurations(args.runtimes.split(","), ["fp32"]), threads=threads)
     shown = table[["variant", "runtime", "measured_ms", "measured_ms_iqr", "predicted_ms", "error"]]
     print(shown.round(3).to_string(index=False))
     within = (table["error"].abs() <= 0.15).groupby(table["runtime"]).agg(["sum", "count"])

@@ -5,6 +5,7 @@ import pytest
 from analysis import cli, shipped
 from analysis.speed.latency_fit import FEATURE_NAMES, fit_by_configuration, latency_features
 from analysis.speed.predict import prediction_errors, predict, study_profile
+from analysis.speed.runtimes import configuration
 from analysis.speed.roofline import machine_bounds
 from analysis.cost import layer_table
 from analysis.variants import Variant
@@ -139,7 +140,7 @@ def test_prediction_errors_set_the_fit_against_each_measurement():
     study = shipped.results("latency_study")
     measured = study[(study["variant"] == "VGG16") & (study["runtime"] == "litert") & (study["precision"] == "fp32")]
     errors = prediction_errors(measured, study=study)
-    predicted = predict(Variant("vgg16"), "litert", study=study).predicted_ms
+    predicted = predict(Variant("vgg16"), configuration("litert"), study=study).predicted_ms
     assert errors["predicted_ms"].iloc[0] == pytest.approx(predicted)
     assert errors["error"].iloc[0] == pytest.approx(predicted / measured["median_ms"].iloc[0] - 1)
 
@@ -147,7 +148,7 @@ def test_prediction_errors_set_the_fit_against_each_measurement():
 def test_predict_is_the_fit_applied_to_the_features():
     study = shipped.results("latency_study")
     variant = Variant("keras:MobileNetV2", resolution=96)
-    prediction = predict(variant, "litert", study=study)
+    prediction = predict(variant, configuration("litert"), study=study)
     fit = fit_by_configuration(study)["litert"]
     features = latency_features(machine_bounds(layer_table(variant.build()), study_profile(study)))
     assert prediction.predicted_ms == pytest.approx(fit.predict(features))

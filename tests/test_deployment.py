@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from analysis.speed import deployment, latency_fit, study
+from analysis.speed.latency import Timing
+from analysis.speed.runtimes import configurations
 from analysis.variants import Variant
 
 
@@ -54,9 +56,9 @@ def test_latency_study_fits_each_precision(tmp_path, monkeypatch):
     profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0, "peaks": {"fp32": 100.0, "bf16": None, "int8": 400.0}}
     variants = [Variant("mobilenet", alpha=a, resolution=r, num_classes=10) for a, r in ((0.25, 32), (0.5, 32), (0.25, 64))]
     fp32_only = Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10, conv=True)
-    measurements, validation = study.latency_fit_study(profile, ("litert",), variants, repeats=3, rounds=1,
-                                                       progress=False, precisions=("fp32", "int8"),
-                                                       fp32_anchors=[fp32_only])
+    measurements, validation = study.latency_fit_study(
+        profile, configurations(["litert"], ["fp32", "int8"]), study.StudyNetworks(variants, fp32_anchors=[fp32_only]),
+        timing=Timing(repeats=3), progress=False)
     assert sorted(set(zip(validation["runtime"], validation["precision"]))) == [("litert", "fp32"), ("litert", "int8")]
     calibrating = measurements[measurements["variant"] == fp32_only.label]
     assert list(calibrating["precision"]) == ["fp32"] and calibrating["anchor"].all()

@@ -11,12 +11,15 @@ import openvino as ov
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from analysis import speed
+import dataclasses
+
 from analysis.accuracy import training
 from analysis.accuracy.datasets import load_dataset
 from analysis.cli import main
 from analysis.paths import quick_mode
-from analysis.speed import conversions, latency, runtimes
+from analysis.speed import conversions, harness, latency, runtimes
+from analysis.speed.latency import Timing
+from analysis.speed.runtimes import configuration
 from analysis.variants import Variant
 from nets.backend import keras
 
@@ -24,6 +27,7 @@ from nets.backend import keras
 SMALL = Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10, logits=True)
 SMALL_VGG = Variant("vgg16", resolution=32, num_classes=10, logits=True, fc6_kernel_size="auto")
 FLOAT_RUNTIMES = ("litert", "openvino", "onnxruntime")
+DIGITS_CALIBRATION = conversions.calibration_set(SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def run_copy(runtime, precision, path, x):
 
 @pytest.mark.parametrize("runtime", FLOAT_RUNTIMES)
 def test_fp32_copies_compute_what_keras_computes(small_model, images, cache, runtime):
-    path = conversions.converted(SMALL, runtime, "fp32", small_model, batch=1)
+    path = conversions.converted(SMALL, configuration(runtime, "fp32"), small_model, batch=1)
     for image in images[:4]:
         expected = keras.ops.convert_to_numpy(small_model(image[None], training=False))
         np.testing.assert_allclose(run_copy(runtime, "fp32", path, image[None]), expected, rtol=1e-3, atol=1e-4)
@@ -80,7 +84,7 @@ def test_fp32_copies_compute_what_keras_computes(small_model, images, cache, run
 @pytest.mark.parametrize("runtime", FLOAT_RUNTIMES)
 def test_int8_copies_stay_close_to_float(small_model, images, cache, runtime):
     calibration = conversions.calibration_set(SMALL, images)
-    path = conversions.converted(SMALL, runtime, "int8", small_model, calibration=calibration)
+    path = conversions.converted(SMALL, configuration(runtime, "int8"), small_model, calibration=calibration)
     got = np.concatenate([run_copy(runtime, "int8", path, image[None]) for image in images])
     expected = keras.ops.convert_to_numpy(small_model(images, training=False))
     # 8-bit steps over each tensor's range: a few per cent of the logits' spread, and the same answers.
@@ -89,7 +93,7 @@ def test_int8_copies_stay_close_to_float(small_model, images, cache, runtime):
 
 
 def test_litert_int8_is_full_integer(small_model, cache):
-    path = conversions.converted(SMALL, "litert", "int8", small_model)
+    path = conversions.converted(SMALL, configuration("litert", "int8"), small_model, calibration=DIGITS_CALIBRATION)
     interpreter = Interpreter(model_path=str(path))
     dtypes = [detail["dtype"] for detail in interpreter.get_tensor_details()]
     # Only the float input and output (and their quantize/dequantize ends) stay float32.
@@ -104,16 +108,16 @@ def test_openvino_int8_and_bf16_run_in_that_precision(small_model, cache):
         return {op.get_rt_info()["runtimePrecision"].astype(str) for op in runtime_model.get_ops()
                 if op.get_rt_info()["layerType"].astype(str) == "Convolution"}
 
-    int8 = conversions.converted(SMALL, "openvino", "int8", small_model)
+    int8 = conversions.converted(SMALL, configuration("openvino", "int8"), small_model, calibration=DIGITS_CALIBRATION)
     assert convolution_precisions(int8, "f32") <= {"i8", "u8"}
     if runtimes.bf16_supported():
-        fp = conversions.converted(SMALL, "openvino", "bf16", small_model)
+        fp = conversions.converted(SMALL, configuration("openvino", "bf16"), small_model)
         assert convolution_precisions(fp, "bf16") == {"bf16"}
         assert convolution_precisions(fp, "f32") == {"f32"}
 
 
 def test_onnxruntime_int8_runs_integer_convolutions(small_model, cache, tmp_path):
-    path = conversions.converted(SMALL, "onnxruntime", "int8", small_model)
+    path = conversions.converted(SMALL, configuration("onnxruntime", "int8"), small_model, calibration=DIGITS_CALIBRATION)
     graph = onnx.load(str(path)).graph
     weights = {t.name: t.data_type for t in graph.initializer}
     quantized = [n for n in graph.node if n.op_type == "DequantizeLinear" and weights.get(n.input[0]) == onnx.TensorProto.INT8]
@@ -126,7 +130,7 @@ def test_onnxruntime_int8_runs_integer_convolutions(small_model, cache, tmp_path
 
 
 def test_onnx_export_folds_batch_norm(small_model, cache):
-    graph = onnx.load(str(conversions.converted(SMALL, "onnxruntime", "fp32", small_model))).graph
+    graph = onnx.load(str(conversions.converted(SMALL, configuration("onnxruntime"), small_model))).graph
     kinds = [n.op_type for n in graph.node]
     convolutions = sum(isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
                        for layer in small_model.layers)
@@ -137,7 +141,7 @@ def test_onnx_export_folds_batch_norm(small_model, cache):
 def test_onnx_export_of_vgg16(cache):
     keras.utils.set_random_seed(0)
     model = SMALL_VGG.build()
-    path = conversions.converted(SMALL_VGG, "onnxruntime", "fp32", model, batch=2)
+    path = conversions.converted(SMALL_VGG, configuration("onnxruntime"), model, batch=2)
     x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(run_copy("onnxruntime", "fp32", path, x),
                                keras.ops.convert_to_numpy(model(x, training=False)), rtol=1e-3, atol=1e-4)
@@ -146,21 +150,23 @@ def test_onnx_export_of_vgg16(cache):
 @pytest.mark.skipif(quick_mode(), reason="exporting VGG16's 138M parameters takes about 30 s; QUICK=0 runs it")
 def test_onnx_export_of_full_vgg16_fits(cache):
     variant = Variant.parse("VGG16/224")
-    path = conversions.converted(variant, "onnxruntime", "fp32", variant.build())
+    path = conversions.converted(variant, configuration("onnxruntime"), variant.build())
     graph = onnx.load(str(path), load_external_data=False).graph
     parameters = sum(int(np.prod(t.dims)) for t in graph.initializer)
     assert parameters == keras.applications.VGG16(weights=None).count_params()
 
 
 def test_copies_are_cached_per_precision_and_calibration(small_model, images, cache, monkeypatch):
-    first = conversions.converted(SMALL, "litert", "int8", small_model)
-    monkeypatch.setitem(conversions._CONVERT, "litert", lambda *a: pytest.fail("converted twice"))
-    assert conversions.converted(SMALL, "litert", "int8", small_model) == first
+    first = conversions.converted(SMALL, configuration("litert", "int8"), small_model, calibration=DIGITS_CALIBRATION)
+    litert = runtimes.get("litert")
+    monkeypatch.setitem(runtimes._REGISTRY, "litert",
+                        dataclasses.replace(litert, convert=lambda *a: pytest.fail("converted twice")))
+    assert conversions.converted(SMALL, configuration("litert", "int8"), small_model, calibration=DIGITS_CALIBRATION) == first
     monkeypatch.undo()
     monkeypatch.setattr(conversions.paths, "CACHE_DIR", cache)
-    other = conversions.converted(SMALL, "litert", "int8", small_model,
+    other = conversions.converted(SMALL, configuration("litert", "int8"), small_model,
                                   calibration=conversions.calibration_set(SMALL, images[::-1]))
-    fp32 = conversions.converted(SMALL, "litert", "fp32", small_model)
+    fp32 = conversions.converted(SMALL, configuration("litert"), small_model)
     assert len({first, other, fp32}) == 3
 
 
@@ -169,19 +175,20 @@ def test_interrupted_conversion_is_never_read_back(small_model, cache, monkeypat
         target.write_bytes(b"half a flatbuffer")
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(conversions._CONVERT, "litert", interrupted)
+    monkeypatch.setitem(runtimes._REGISTRY, "litert", dataclasses.replace(runtimes.get("litert"), convert=interrupted))
     with pytest.raises(KeyboardInterrupt):
-        conversions.converted(SMALL, "litert", "fp32", small_model)
+        conversions.converted(SMALL, configuration("litert"), small_model)
     assert not list(cache.iterdir())  # no folder, no partial folder
     monkeypatch.undo()
     monkeypatch.setattr(conversions.paths, "CACHE_DIR", cache)
-    path = conversions.converted(SMALL, "litert", "fp32", small_model)
+    path = conversions.converted(SMALL, configuration("litert"), small_model)
     assert path.read_bytes()[4:8] == b"TFL3"  # a real flatbuffer's identifier
 
 
 def test_bf16_without_cpu_support_gives_a_row_that_says_so(small_model, cache, monkeypatch):
-    monkeypatch.setattr(runtimes, "bf16_supported", lambda: False)
-    row = latency.measure(SMALL, "openvino", threads=1, repeats=2, model=small_model, precision="bf16")
+    monkeypatch.setattr(harness, "bf16_supported", lambda: False)
+    row = latency.time_network(SMALL, configuration("openvino", "bf16"), threads=1, timing=Timing(repeats=2),
+                               model=small_model)
     assert row.precision == "bf16" and row.repeats == 0 and np.isnan(row.median_ms)
     assert "not supported by this CPU" in row.note
 
@@ -193,18 +200,19 @@ def test_calibration_says_which_images():
 
 
 def test_pairs_and_bad_precisions():
-    assert speed.runtime_precision_pairs(["litert", "openvino"], ["fp32", "bf16"]) == [
+    chosen = runtimes.configurations(["litert", "openvino"], ["fp32", "bf16"])
+    assert [(c.runtime, c.precision) for c in chosen] == [
         ("litert", "fp32"), ("openvino", "fp32"), ("openvino", "bf16")]
     with pytest.raises(ValueError, match="'onnxruntime' does not offer bf16"):
-        speed.runtime_precision_pairs(["onnxruntime"], ["bf16"])
+        runtimes.configurations(["onnxruntime"], ["bf16"])
     with pytest.raises(ValueError, match="Received precision='int4'"):
-        speed.check_precision("litert", "int4")
+        configuration("litert", "int4")
 
 
-def test_missing_runtime_package_is_bad_input(capsys, monkeypatch):
+def test_missing_runtime_package_exits_1_saying_what_to_install(capsys, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
-    assert main(["bench", "mobilenet", "--runtimes", "openvino"]) == 2
+    assert main(["bench", "mobilenet", "--runtimes", "openvino"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "needs the package 'openvino'" in err
 

@@ -11,6 +11,8 @@ import pytest
 from analysis import plots
 from analysis.cost import layer_table
 from analysis.speed import cpu, latency_fit, machine, roofline, study
+from analysis.speed.latency import Timing
+from analysis.speed.runtimes import configuration
 from analysis.variants import Variant, mobilenet_grid
 
 
@@ -174,19 +176,19 @@ def test_anchor_variants_join_every_fit_but_are_not_predicted():
     counts = {"layers": 30.0, "graph_layers": 80.0, "depthwise_positions": 0.0, "channels": 0.0, "Element-wise": 0.0,
               "activation_values": 0.0}
     family = [{"Matrix product": s, "Depthwise": 0.5 * s, "Other": 0.01, **counts} for s in (1.0, 2.0, 3.0, 4.0)]
-    # ...and calibration variants with another mix, which pin each group's factor down.
+    # ...and anchor variants with another mix, which pin each group's factor down.
     other_mix = [{"Matrix product": 3.0, "Depthwise": 0.0, "Other": 0.01, **counts},
                  {"Matrix product": 0.2, "Depthwise": 2.0, "Other": 0.01, **counts}]
     time = lambda f: sum(truth[g] * f[g] for g in truth) + f["Other"]  # noqa: E731
     validation = latency_fit.validate_latency_fit(
         ["a", "b", "c", "d"], family, [time(f) for f in family], "synthetic",
-        calibration=(other_mix, [time(f) for f in other_mix]))
+        anchors=(other_mix, [time(f) for f in other_mix]))
     assert list(validation["variant"]) == ["a", "b", "c", "d"]
     assert validation["error"].abs().max() < 1e-6
-    # A network of another kind is predicted only with the calibration's help.
+    # A network of another kind is predicted only with the anchors' help.
     vgg_like = {"Matrix product": 10.0, "Depthwise": 0.0, "Other": 0.5, **counts, "layers": 20.0}
-    with_calibration = latency_fit.fit_latency(family + other_mix, [time(f) for f in family + other_mix], "s")
-    assert with_calibration.predict(vgg_like) == pytest.approx(time(vgg_like), rel=1e-6)
+    with_anchors = latency_fit.fit_latency(family + other_mix, [time(f) for f in family + other_mix], "s")
+    assert with_anchors.predict(vgg_like) == pytest.approx(time(vgg_like), rel=1e-6)
 
 
 def test_machine_profile_is_well_formed():
@@ -215,17 +217,18 @@ def test_time_layers_times_every_layer_on_its_own_input(conv_bn_table):
 def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
     profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}
     specs = mobilenet_grid((0.25, 0.5, 0.75), (32,))
-    calibration = [Variant("mobilenet", alpha=0.25, resolution=32, conv=True)]
-    first, validation = study.latency_fit_study(profile, ("keras",), specs[:2], calibration, repeats=4,
-                                                   rounds=2, progress=False)
+    anchors = [Variant("mobilenet", alpha=0.25, resolution=32, conv=True)]
+    first, validation = study.latency_fit_study(profile, [configuration("keras")],
+                                                study.StudyNetworks(specs[:2], anchors), Timing(repeats=4, rounds=2),
+                                                progress=False)
     assert list(first["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32", "Conv MobileNet 0.25/32"]
     assert list(first["anchor"]) == [False, False, True]
     assert (first["median_ms"] > 0).all() and (first["bound_ms"] > 0).all() and (first["repeats"] == 4).all()
-    assert list(validation["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32"]  # calibration not predicted
+    assert list(validation["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32"]  # anchors not predicted
     path = tmp_path / "earlier.csv"
     first.to_csv(path, index=False)
-    again, validation = study.latency_fit_study(profile, ("keras",), specs, calibration, repeats=4,
-                                                     progress=False, reuse=path)
+    again, validation = study.latency_fit_study(profile, [configuration("keras")], study.StudyNetworks(specs, anchors),
+                                                timing=Timing(repeats=4), progress=False, reuse=path)
     assert list(again["median_ms"][:2]) == pytest.approx(list(first["median_ms"][:2]), rel=1e-12)  # reused
     assert again.loc[2, "variant"] == "MobileNet 0.75/32" and again.loc[2, "median_ms"] > 0  # measured
     assert len(validation) == 3 and np.isfinite(validation["predicted_ms"]).all()
@@ -313,8 +316,9 @@ def test_held_out_variants_are_timed_but_join_no_fit():
     profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}
     fitted = mobilenet_grid((0.25, 0.5), (32,))
     held = Variant("mobilenet", alpha=0.75, resolution=32)
-    measurements, validation = study.latency_fit_study(profile, ("keras",), fitted, repeats=3, rounds=1,
-                                                       progress=False, held_out=[held])
+    measurements, validation = study.latency_fit_study(profile, [configuration("keras")],
+                                                       study.StudyNetworks(fitted, held_out=[held]),
+                                                       Timing(repeats=3), progress=False)
     assert list(measurements["held_out"]) == [False, False, True]
     assert held.label not in set(validation["variant"])
     rows, held_rows = study.split_held_out(measurements)

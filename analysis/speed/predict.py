@@ -53,6 +53,11 @@ class Prediction:
                 "fit_source": self.fit_source}
 
 
+def study_profile(study):
+    """The machine profile (dict) that a latency study's bounds used, saved in its provenance."""
+    return study.attrs["profile"]
+
+
 def _same_machine(attrs):
     return attrs.get("cpu") == cpu_model() and attrs.get("cores") == core_count()
 
@@ -69,7 +74,7 @@ def fitted_study(config, study=None):
         if config.label not in configurations(study):
             raise BadInput(f"The latency study given holds no {config.label} rows. "
                            f"Received {sorted(set(configurations(study)))}")
-        return study, study.attrs["profile"], f"fitted on the latency study given ({shipped.describe(study)})"
+        return study, study_profile(study), f"fitted on the latency study given ({shipped.describe(study)})"
     try:
         study = shipped.results(STUDY)
     except MissingFile:
@@ -81,7 +86,7 @@ def fitted_study(config, study=None):
         command = MEASURE_COMMAND.format(runtime=config.runtime, precision=config.precision)
         raise Unavailable(f"Cannot predict {config.label} here: {why}. Measure one with: {command}")
     source = f"fitted on the latency study of {study.attrs.get('date', '?')} ({shipped.describe(study)})"
-    return study, study.attrs["profile"], source
+    return study, study_profile(study), source
 
 
 def predict(variant, config, study=None, table=None):
