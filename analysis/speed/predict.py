@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis import shipped
+from analysis import results
 from analysis.cost.table import layer_table
 from nets.errors import BadInput, MissingFile
 from analysis.speed import check_precision, configuration
@@ -95,13 +95,13 @@ def fitted_study(runtime, precision, progress=True, study=None):
     if study is not None:
         if name not in configurations(study):
             raise BadInput(f"The latency study given holds no {name} rows. Received {sorted(set(configurations(study)))}")
-        return study, study_profile(study), f"fitted on the latency study given ({shipped.describe(study)})"
+        return study, study_profile(study), f"fitted on the latency study given ({results.describe(study)})"
     try:
-        study = shipped.results(STUDY)
+        study = results.results(STUDY)
     except MissingFile:
         study = None
     if study is not None and _same_machine(study.attrs) and name in configurations(study):
-        source = f"fitted on the latency study of {study.attrs.get('date', '?')} ({shipped.describe(study)})"
+        source = f"fitted on the latency study of {study.attrs.get('date', '?')} ({results.describe(study)})"
         return study, study_profile(study), source
     from analysis.speed.machine import measure
     from analysis.speed.study import calibration_variants, latency_fit_study, validated_variants, zoo_calibration_variants
