@@ -230,10 +230,10 @@ def cmd_report(args):
 
     refreshed = []
     if args.refresh_results is not None:  # the shipped results first, so that the report shows them
-        from analysis import shipped
+        from analysis import refresh
 
         names = None if args.refresh_results == "all" else checks.comma_list("refresh-results", args.refresh_results)
-        refreshed = shipped.refresh(names)
+        refreshed = refresh.refresh(names)
     result = build_report(out_dir=args.out, quick=args.quick, notebooks_dir=args.notebooks)
     gallery = update_gallery(result.out_dir / "figures", args.gallery_dir) if args.gallery else []
     timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.seconds.items())

@@ -24,7 +24,8 @@ Measures, on this machine, in one run:
 5. the fit on five networks it never saw (``predict.UNSEEN_NETWORKS``),
    timed at fp32 in the same rounds and predicted by the fit to the study.
 Writes reports/tables/latency_*.csv, the shipped ``latency_study``,
-``latency_fit_validation`` and ``predict_validation`` (full run only), and
+``latency_fit_validation`` and ``predict_validation`` (full run only; into
+``--results-dir DIR`` where given), and
 prints a summary for the README.
 """
 
@@ -35,7 +36,7 @@ import time
 
 import numpy as np
 
-from analysis import atomic, paths, shipped
+from analysis import atomic, paths, results
 from analysis.speed import conversions, harness, latency, latency_fit, machine, predict, study
 from analysis.speed.latency import Timing
 from analysis.speed.runtimes import Configuration, configuration, configurations
@@ -132,6 +133,8 @@ def main(argv=None):
     parser.add_argument("--precisions", default="fp32")
     parser.add_argument("--overhead-only", action="store_true", help="stop after the harness overhead (step 2)")
     parser.add_argument("--no-overhead", action="store_true", help="skip the harness overhead (step 2)")
+    parser.add_argument("--results-dir", default=None,
+                        help="where to write the shipped results (default: the package's; a refresh names its own)")
     args = parser.parse_args(argv)
     threads = harness.configure_threads(args.threads)
     configs = configurations(args.runtimes.split(","), args.precisions.split(","))
@@ -172,13 +175,17 @@ def main(argv=None):
     atomic.write_csv(validation, tables / "latency_model_validation.csv")
     measurements, held_out = study.split_held_out(measurements)
     if not args.quick:
-        command = "python benchmarks/bench_latency.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        shipped.write_results("latency_study", measurements, command.strip(), threads=threads,
+        given = list(argv if argv is not None else sys.argv[1:])
+        if "--results-dir" in given:  # where it was written is not how it was measured
+            del given[given.index("--results-dir"):given.index("--results-dir") + 2]
+        command = "python benchmarks/bench_latency.py " + " ".join(given)
+        out = args.results_dir
+        results.write_results("latency_study", measurements, command.strip(), out, threads=threads,
                               peaks=profile.peaks, bandwidth_gbs=profile.bandwidth_gbs, profile=profile.to_dict())
-        shipped.write_results("latency_fit_validation", validation, command.strip(), threads=threads)
+        results.write_results("latency_fit_validation", validation, command.strip(), out, threads=threads)
         # The unseen networks, timed in the study's own rounds, predicted by the fit to the study.
-        unseen_errors = predict.prediction_errors(held_out, study=shipped.results("latency_study"))
-        shipped.write_results("predict_validation", unseen_errors, command.strip() + " (held-out networks)",
+        unseen_errors = predict.prediction_errors(held_out, study=results.results("latency_study", out))
+        results.write_results("predict_validation", unseen_errors, command.strip() + " (held-out networks)", out,
                               threads=threads)
         shown = unseen_errors[["variant", "runtime", "measured_ms", "measured_ms_iqr", "predicted_ms", "error"]]
         print("the latency fit on networks it never saw (timed in the same rounds):")

@@ -14,9 +14,10 @@ Measures, on this machine, in one run:
 5. with ``--digits-latency-only``, those trained networks timed on every
    configuration (their accuracy from step 4's shipped result).
 
-Writes the results shipped with the package (analysis/data/results/:
-deployment_latency, deployment_direct, quantized_accuracy) and prints a
-summary for the README.
+Writes the results shipped with the package (analysis/data/results/, or
+``--results-dir DIR``: deployment_latency, deployment_direct,
+quantized_accuracy; quantized_latency with ``--digits-latency-only``) and
+prints a summary for the README.
 """
 
 import argparse
@@ -26,7 +27,7 @@ import pandas as pd
 
 from bench_latency import direct_call
 
-from analysis import shipped
+from analysis import results
 from analysis.accuracy import training
 from analysis.accuracy.datasets import load_dataset
 from analysis.speed import deployment, harness, latency, machine, runtimes
@@ -73,14 +74,15 @@ def quantized_accuracy(quick):
     return pd.DataFrame(rows)
 
 
-def digits_latency(profile, accuracy, threads):
+def digits_latency(profile, accuracy, threads, out=None):
     """Step 5: the trained digits networks timed on every configuration, for notebook 05's
     accuracy against latency (shipped as quantized_latency)."""
     variants = [Variant.parse(label) for label in accuracy["variant"].unique()]
     measurements = deployment.deployment_study(profile, variants, threads=threads,
                                                timing=Timing(repeats=20, rounds=5, min_seconds=2.0))
     print(measurements[["variant", "configuration", "ms_per_image", "iqr_ms"]].round(3).to_string(index=False))
-    shipped.write_results("quantized_latency", measurements, COMMAND + " --digits-latency-only", threads=threads)
+    results.write_results("quantized_latency", measurements, COMMAND + " --digits-latency-only", out,
+                          threads=threads)
     return 0
 
 
@@ -90,11 +92,15 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--digits-latency-only", action="store_true",
                         help="only time the digits networks of the shipped quantized_accuracy (step 5)")
+    parser.add_argument("--results-dir", default=None,
+                        help="where to write the shipped results, and read quantized_accuracy first "
+                             "(default: the package's; a refresh names its own)")
     args = parser.parse_args(argv)
     threads = harness.configure_threads(args.threads)
     profile = machine.measure()
     if args.digits_latency_only:
-        return digits_latency(profile, shipped.results("quantized_accuracy"), threads)
+        return digits_latency(profile, results.results("quantized_accuracy", first=args.results_dir), threads,
+                              args.results_dir)
     print(f"machine: {profile.cpu}, {profile.cores} cores; peaks {profile.peaks}; {profile.peak_methods}")
     print(f"  theoretical {profile.theoretical_peaks}: {profile.theoretical_note}")
     variants = [Variant("mobilenet", alpha=0.25, resolution=128), Variant("mobilenet")] if args.quick \
@@ -120,9 +126,9 @@ def main(argv=None):
     if not args.quick:
         details = {"peaks": profile.peaks, "peak_methods": profile.peak_methods,
                    "theoretical_peaks": profile.theoretical_peaks, "threads": threads}
-        shipped.write_results("deployment_latency", measurements, COMMAND, **details)
-        shipped.write_results("deployment_direct", direct, COMMAND, threads="runtime default")
-        shipped.write_results("quantized_accuracy", accuracy, COMMAND)
+        results.write_results("deployment_latency", measurements, COMMAND, args.results_dir, **details)
+        results.write_results("deployment_direct", direct, COMMAND, args.results_dir, threads="runtime default")
+        results.write_results("quantized_accuracy", accuracy, COMMAND, args.results_dir)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis import cli, shipped
+from analysis import cli, results
 from analysis.speed.latency_fit import FEATURE_NAMES, fit_by_configuration, latency_features
 from analysis.speed.predict import prediction_errors, predict, study_profile
 from analysis.speed.runtimes import configuration
@@ -128,7 +128,7 @@ def test_compare_takes_keras_networks(capsys):
 @pytest.mark.parametrize("network", ["vgg16", "keras:MobileNetV3Small"])
 def test_the_study_profile_reproduces_the_study_features(network):
     """The profile predict uses gives, for a network the study measured, the features it saved."""
-    study = shipped.results("latency_study")
+    study = results.results("latency_study")
     profile = study_profile(study)
     variant = Variant(network)
     row = study[(study["variant"] == variant.label) & (study["precision"] == "fp32")].iloc[0]
@@ -137,7 +137,7 @@ def test_the_study_profile_reproduces_the_study_features(network):
 
 
 def test_prediction_errors_set_the_fit_against_each_measurement():
-    study = shipped.results("latency_study")
+    study = results.results("latency_study")
     measured = study[(study["variant"] == "VGG16") & (study["runtime"] == "litert") & (study["precision"] == "fp32")]
     errors = prediction_errors(measured, study=study)
     predicted = predict(Variant("vgg16"), configuration("litert"), study=study).predicted_ms
@@ -146,7 +146,7 @@ def test_prediction_errors_set_the_fit_against_each_measurement():
 
 
 def test_predict_is_the_fit_applied_to_the_features():
-    study = shipped.results("latency_study")
+    study = results.results("latency_study")
     variant = Variant("keras:MobileNetV2", resolution=96)
     prediction = predict(variant, configuration("litert"), study=study)
     fit = fit_by_configuration(study)["litert"]

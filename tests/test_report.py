@@ -10,7 +10,7 @@ import pytest
 from analysis.report import build as report
 from analysis import paths
 from analysis.cli import main
-from analysis import shipped
+from analysis import refresh, results
 from nets.errors import Failed
 
 
@@ -197,7 +197,7 @@ def test_a_complete_report_says_nothing_is_missing(notebooks_dir, tmp_path):
 
 
 def test_two_reports_do_not_write_one_folder_at_once(notebooks_dir, tmp_path):
-    from analysis.accuracy.runs import Busy, file_lock
+    from analysis.atomic import Busy, file_lock
 
     out = tmp_path / "out"
     out.mkdir()
@@ -242,16 +242,16 @@ def test_headline_latency_is_the_best_of_the_shipped_results_with_their_machine(
     from analysis.report.headline import accuracy_headline, latency_headline
 
     vgg, mobile = "VGG16", "MobileNet 1.0/224"
-    shipped.register("deployment_latency", _latency_rows([
+    results.register("deployment_latency", _latency_rows([
         (mobile, "keras", "fp32", 1, 10.0, 2.0), (vgg, "keras", "fp32", 1, 100.0, 10.0),
         (mobile, "litert", "int8", 1, 1.0, 0.2), (vgg, "litert", "int8", 1, 20.0, 1.0)]), _about(), tmp_path)
-    shipped.register("latency_study", _latency_rows([
+    results.register("latency_study", _latency_rows([
         (mobile, "keras", "fp32", 1, 8.0, 1.0), (vgg, "keras", "fp32", 1, 120.0, 5.0),
         (mobile, "keras", "fp32", 4, 4.0, 1.0), ("MobileNet 0.5/160", "keras", "fp32", 1, 1.0, 0.1)]),
         _about(date="2026-01-05"), tmp_path)
     gpu = _latency_rows([(vgg, "torch", "fp32", 1, 7.0, 0.5), (mobile, "torch", "fp32", 1, 21.0, 2.0),
                          (vgg, "torch", "fp32", 8, 12.0, 4.0)]).drop(columns="precision")
-    shipped.register("gpu_latency", gpu, _about(device="Test GPU"), tmp_path)
+    results.register("gpu_latency", gpu, _about(device="Test GPU"), tmp_path)
     table, sources = latency_headline(tmp_path)
     rows = table.set_index("configuration")
     assert list(rows.index) == ["keras", "litert int8", "torch (GPU)"]
@@ -275,64 +275,65 @@ def test_headline_latency_is_the_best_of_the_shipped_results_with_their_machine(
 FAKE_BENCHMARK = """
 import sys
 import pandas as pd
-from analysis import shipped
-name = sys.argv[1]
+from analysis import results
+name, flag, out = sys.argv[1:]
+assert flag == "--results-dir"
 if name == "fail":
     sys.exit(3)
 if name == "silent":
     sys.exit(0)
 if name == "fake_chained":  # reads what the first command of the same refresh wrote
-    frame = pd.DataFrame({"doubled": 2 * shipped.results("fake_first")["value"]})
+    frame = pd.DataFrame({"doubled": 2 * results.results("fake_first", first=out)["value"]})
 else:
     frame = pd.DataFrame({"value": [1.5, 2.5]})
-shipped.write_results(name, frame, "python bench_fake.py " + name, threads=2)
+results.write_results(name, frame, "python bench_fake.py " + name, out, threads=2)
 """
 
 
 @pytest.fixture
 def fake_refresh(tmp_path, monkeypatch):
-    root, results = tmp_path / "checkout", tmp_path / "results"
+    root, folder = tmp_path / "checkout", tmp_path / "results"
     (root / "benchmarks").mkdir(parents=True)
     (root / "benchmarks" / "bench_fake.py").write_text(FAKE_BENCHMARK)
-    results.mkdir()
-    shipped.register("fake_first", pd.DataFrame({"value": [0.0]}), _about(), results)  # the old result
-    shipped.register("fake_chained", pd.DataFrame({"doubled": [0.0]}), _about(), results)
+    folder.mkdir()
+    results.register("fake_first", pd.DataFrame({"value": [0.0]}), _about(), folder)  # the old result
+    results.register("fake_chained", pd.DataFrame({"doubled": [0.0]}), _about(), folder)
 
     def jobs(*names):
-        monkeypatch.setattr(shipped, "REFRESHES", tuple(
-            shipped.Refresh((name,), ("benchmarks/bench_fake.py", name)) for name in names))
+        monkeypatch.setattr(refresh, "REFRESHES", tuple(
+            refresh.Refresh((name,), ("benchmarks/bench_fake.py", name)) for name in names))
 
-    return root, results, jobs
+    return root, folder, jobs
 
 
 def test_refresh_rewrites_the_shipped_results_with_provenance(fake_refresh):
-    root, results, jobs = fake_refresh
+    root, folder, jobs = fake_refresh
     jobs("fake_first", "fake_chained")
-    written = shipped.refresh(progress=False, root=root, directory=results)
+    written = refresh.refresh(progress=False, root=root, directory=folder)
     assert sorted(p.name for p in written) == ["fake_chained.csv", "fake_chained.json", "fake_first.csv",
                                                "fake_first.json"]
-    first, chained = shipped.results("fake_first", results), shipped.results("fake_chained", results)
+    first, chained = results.results("fake_first", folder), results.results("fake_chained", folder)
     assert list(first["value"]) == [1.5, 2.5] and list(chained["doubled"]) == [3.0, 5.0]
-    about = json.loads((results / "fake_first.json").read_text())
+    about = json.loads((folder / "fake_first.json").read_text())
     assert about["command"] == "python bench_fake.py fake_first" and about["threads"] == 2
     assert {"date", "cpu", "cores", "python", "versions"} <= set(about) and about["versions"]["pandas"] == pd.__version__
-    assert sorted(p.name for p in results.iterdir()) == sorted(p.name for p in written)  # no staging left
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in written)  # no staging left
 
 
 @pytest.mark.parametrize("failing, message", [("fail", "exited with status 3"), ("silent", "did not write silent")])
 def test_a_failed_refresh_leaves_the_shipped_results_as_they_were(fake_refresh, failing, message):
-    root, results, jobs = fake_refresh
-    before = {p.name: p.read_bytes() for p in results.iterdir()}
+    root, folder, jobs = fake_refresh
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
     jobs("fake_first", failing)
     with pytest.raises(Failed, match=message):
-        shipped.refresh(progress=False, root=root, directory=results)
-    assert {p.name: p.read_bytes() for p in results.iterdir()} == before  # old files whole, no staging left
+        refresh.refresh(progress=False, root=root, directory=folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # old files whole, no staging left
 
 
 def test_refresh_checks_its_names_and_the_report_command_dispatches_to_it(monkeypatch, capsys):
     with pytest.raises(ValueError, match="names must be shipped results: .*latency_study.*Received names=.'nope'."):
-        shipped.refresh(["nope"], progress=False)
-    assert [job.names for job in shipped._jobs(None)] == [job.names for job in shipped.REFRESHES if not job.gpu]
+        refresh.refresh(["nope"], progress=False)
+    assert [job.names for job in refresh._jobs(None)] == [job.names for job in refresh.REFRESHES if not job.gpu]
     assert main(["report", "--refresh-results", "nope"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "nope" in err
@@ -342,6 +343,6 @@ def test_refresh_checks_its_names_and_the_report_command_dispatches_to_it(monkey
         asked.append(names)
         raise Failed("stopped by the test")
 
-    monkeypatch.setattr(shipped, "refresh", stop)
+    monkeypatch.setattr(refresh, "refresh", stop)
     assert main(["report", "--refresh-results"]) == 1 and main(["report", "--refresh-results", "gpu_latency"]) == 1
     assert asked == [None, ["gpu_latency"]]

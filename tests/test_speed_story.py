@@ -5,7 +5,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from analysis import shipped
+from analysis import results
 from nets.errors import BadInput
 from analysis.speed import latency_fit, story
 
@@ -99,16 +99,16 @@ def test_latency_per_runtime_takes_each_network_from_its_source():
 
 
 def test_shipped_results_give_the_notebook_tables():
-    deployment = shipped.results("deployment_latency")
+    deployment = results.results("deployment_latency")
     grades = story.shipped_grades(deployment)
     assert set(grades["runtime"]) >= {"keras", "xla", "litert"}
     row = grades.iloc[0]
     assert row["fraction_of_peak_%"] == pytest.approx(100 * row["gflops"] / deployment.attrs["peaks"]["fp32"])
-    gpu = shipped.results("gpu_latency")
+    gpu = results.results("gpu_latency")
     lines = story.gpu_summary(gpu, "MobileNet 1.0/224", "VGG16", layers=86).splitlines()
     assert len(lines) == 4 and "H100" in lines[0]
     assert "TFLOP/s" in story.gpu_table(gpu)
-    coefficients = story.fit_coefficients(shipped.results("latency_study"))
+    coefficients = story.fit_coefficients(results.results("latency_study"))
     assert "litert" in coefficients.index and (coefficients["ns per channel"] >= 0).all()
 
 

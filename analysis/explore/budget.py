@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from analysis import plots, shipped
+from analysis import plots, results
 from analysis.accuracy.tradeoffs import published_deployed_points
 from analysis.explore.widgets import Explorer, figure_html, table_html
 from analysis.speed.runtimes import PRECISIONS
@@ -41,7 +41,7 @@ class BudgetView:
 def budget_points():
     """Published ImageNet top-1 against the shipped latency study's ms per image
     (``published_deployed_points``), one row per variant, runtime and precision."""
-    return published_deployed_points(shipped.results("latency_study"))
+    return published_deployed_points(results.results("latency_study"))
 
 
 def budget_precisions(runtime, points=None):
@@ -87,7 +87,7 @@ def _render_budget(view):
                    f"{best['ms_per_image']:.2f} ms per image.")
     table = view.under[["variant", "ms_per_image", "accuracy_%", "source"]]
     return (f"<p>{verdict}</p>" + figure_html(ax.figure) + (table_html(table, max_height=240) if len(table) else "")
-            + f"<p><small>Latency: {html.escape(shipped.describe(shipped.results('latency_study')))} "
+            + f"<p><small>Latency: {html.escape(results.describe(results.results('latency_study')))} "
               f"Accuracy: published top-1 (source column).</small></p>")
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from analysis import plots, shipped
+from analysis import plots, results
 from analysis.cost.published import variant_costs
 from analysis.explore.widgets import Explorer, figure_html, log_slider, place_on_grid, table_html
 from analysis.speed.runtimes import PRECISIONS
@@ -42,9 +42,9 @@ class RooflineView:
 def shipped_machine():
     """The peaks per precision (GFLOP/s, GOP/s for int8) and DRAM bandwidth (GB/s) of the machine
     that measured the shipped latency study, with a line saying where they come from."""
-    study = shipped.results("latency_study")
+    study = results.results("latency_study")
     return {"peaks": dict(study.attrs["peaks"]), "bandwidth_gbs": float(study.attrs["bandwidth_gbs"]),
-            "source": shipped.describe(study)}
+            "source": results.describe(study)}
 
 
 def _bound_summary(bounds):

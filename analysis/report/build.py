@@ -41,7 +41,7 @@ from analysis import atomic, paths
 from analysis.accuracy.runs import writable_folder
 from analysis.atomic import file_lock
 from nets.errors import BadInput, Failed, MissingFile
-from analysis.shipped import provenance
+from analysis.results import provenance
 
 # The notebooks in the order they build on each other.
 NOTEBOOKS = ("01_architectures", "02_separable_convolution", "03_parameters_and_flops",

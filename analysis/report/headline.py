@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from analysis import shipped
+from analysis import results
 from nets.errors import MissingFile
 from analysis.speed.runtimes import Configuration
 
@@ -62,7 +62,7 @@ def _cost_headline():
 
 def _about(frame):
     a = frame.attrs
-    return f"measured {a.get('date', '?')} on {shipped.machine(a)} by `{a.get('command', '?')}`"
+    return f"measured {a.get('date', '?')} on {results.machine(a)} by `{a.get('command', '?')}`"
 
 
 def latency_headline(directory=None):
@@ -78,7 +78,7 @@ def latency_headline(directory=None):
     rows, sources = [], {}
     for name in LATENCY_RESULTS + ("gpu_latency",):
         try:
-            frame = shipped.results(name, directory)
+            frame = results.results(name, directory)
         except MissingFile:
             continue
         frame = frame[(frame["batch"] == 1) & frame["variant"].isin((VGG, MOBILENET))].dropna(subset=["ms_per_image"])
@@ -88,7 +88,7 @@ def latency_headline(directory=None):
         precision = frame["precision"] if "precision" in frame else pd.Series("fp32", index=frame.index)
         for (runtime, prec), group in frame.assign(precision=precision).groupby(["runtime", "precision"], sort=False):
             row = {"configuration": Configuration(runtime, prec).label + (" (GPU)" if name == "gpu_latency" else ""),
-                   "runtime": runtime, "precision": prec, "machine": shipped.machine(frame.attrs)}
+                   "runtime": runtime, "precision": prec, "machine": results.machine(frame.attrs)}
             for label in (MOBILENET, VGG):
                 times = group[group["variant"] == label]
                 best = times.loc[times["ms_per_image"].idxmin()] if len(times) else None
@@ -136,7 +136,7 @@ def accuracy_headline(directory=None):
     for name, column, how in (("quantized_accuracy", "fp32_accuracy", "train's recommended settings"),
                               ("training_sweep", "accuracy", "{epochs} epochs")):
         try:
-            frame = shipped.results(name, directory)
+            frame = results.results(name, directory)
         except MissingFile:
             continue
         sources[name] = _about(frame)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis import shipped
+from analysis import results
 from analysis.cost.table import layer_table
 from analysis.speed.cpu import core_count, cpu_model
 from analysis.speed.latency import benchmark
@@ -74,18 +74,18 @@ def fitted_study(config, study=None):
         if config.label not in configurations(study):
             raise BadInput(f"The latency study given holds no {config.label} rows. "
                            f"Received {sorted(set(configurations(study)))}")
-        return study, study_profile(study), f"fitted on the latency study given ({shipped.describe(study)})"
+        return study, study_profile(study), f"fitted on the latency study given ({results.describe(study)})"
     try:
-        study = shipped.results(STUDY)
+        study = results.results(STUDY)
     except MissingFile:
         study = None
     if study is None or not _same_machine(study.attrs) or config.label not in configurations(study):
         why = ("no latency study was saved" if study is None else
                f"the latency study holds no {config.label} rows" if _same_machine(study.attrs) else
-               f"the latency study was measured on {shipped.machine(study.attrs)}, not on this machine")
+               f"the latency study was measured on {results.machine(study.attrs)}, not on this machine")
         command = MEASURE_COMMAND.format(runtime=config.runtime, precision=config.precision)
         raise Unavailable(f"Cannot predict {config.label} here: {why}. Measure one with: {command}")
-    source = f"fitted on the latency study of {study.attrs.get('date', '?')} ({shipped.describe(study)})"
+    source = f"fitted on the latency study of {study.attrs.get('date', '?')} ({results.describe(study)})"
     return study, study_profile(study), source
 
 
