@@ -1,4 +1,4 @@
-"""The command line: ``python -m analysis count|compare|machine|bench|predict|train|report ...``.
+"""The command line: ``python -m analysis count|compare|machine|bench|predict|study|train|report ...``.
 
 Every subcommand calls the same functions as the notebooks. A network is
 named as ``vgg16`` or ``mobilenet`` with options (``--alpha 0.5``), by a
@@ -188,7 +188,7 @@ def cmd_predict(args):
     """The latency fit's prediction for one network on one configuration, with its terms."""
     from analysis.speed.predict import predict
 
-    prediction = predict(args.variant, args.config)
+    prediction = predict(args.variant, args.config, args.study)
     if args.format == "json":
         return render.to_json(prediction.to_dict())
     title = (f"# {prediction.variant} on {args.config.label}, batch 1: predicted "
@@ -196,6 +196,18 @@ def cmd_predict(args):
              f"{prediction.fit_source}")
     return render.frame_to_text(prediction.table().round(4), args.format,
                                 title=None if args.format == "csv" else title)
+
+
+def cmd_study(args):
+    """Measure this machine's study into a folder, within a time budget (continuing one stopped)."""
+    from analysis.study.run import run_study
+
+    command = " ".join([PROG, "study", *args.argv_rest])
+    folder = run_study(args.out, args.budget, command, args.threads, progress=True)
+    left = folder.about.get("left_out", {})
+    return (f"Study of {folder.describe()} in {folder.path}: {len(folder.done)} results "
+            f"({', '.join(folder.done)})"
+            + "".join(f"\nleft out: {name}: {why}" for name, why in left.items()))
 
 
 def cmd_train(args):
@@ -290,7 +302,15 @@ def build_parser():
                                cmd_predict)
     predict.add_argument("--runtime", default="litert", help=f"one of {', '.join(runtimes.names())} (default litert)")
     predict.add_argument("--precision", default="fp32", help=f"one of {', '.join(PRECISIONS)} (default fp32)")
+    predict.add_argument("--study", default=None, help="a study folder to fit on (default: this machine's study)")
     predict.add_argument("--format", choices=render.FORMATS, default="table")
+
+    study = commands.add_parser("study", help="measure this machine's study (15 minutes by default)")
+    study.add_argument("--out", default=None, help="the study folder (default reports/study; a study of this "
+                                                   "machine there is continued)")
+    study.add_argument("--budget", type=_number, default=15.0, help="minutes to spend (default 15)")
+    study.add_argument("--threads", type=_integer, default=None, help="threads (default: all cores)")
+    study.set_defaults(run=cmd_study)
 
     train = _network_command(commands, "train", "train a variant from scratch and record its accuracy", cmd_train)
     train.add_argument("--dataset", default="digits", help="digits, folder:PATH or tfds:NAME (default digits)")
@@ -364,6 +384,18 @@ def check_arguments(args):
             checks.positive_int("threads", args.threads)
     if args.command == "predict":
         args.config = runtimes.check_installed([runtimes.configuration(args.runtime, args.precision)])[0]
+        if args.study is not None:
+            from analysis.study.folder import open_study
+
+            args.study = open_study(args.study)
+    if args.command == "study":
+        from analysis.study import folder, run
+
+        run.check_budget(args.budget)
+        args.out = args.out or folder.DEFAULT_DIR
+        folder.check_out(args.out)
+        if args.threads is not None:
+            checks.positive_int("threads", args.threads)
     if args.command == "train":
         args.quantize = checks.comma_list("quantize", args.quantize) if args.quantize else []
         args.quantize_configs = (runtimes.check_installed(runtimes.deployment_configurations(args.quantize))
@@ -401,6 +433,7 @@ def main(argv=None):
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         args = check_arguments(build_parser().parse_args(argv))
+        args.argv_rest = argv[1:]
         output = args.run(args)
     except KeyboardInterrupt:
         print(f"{PROG} {command}: interrupted", file=sys.stderr)

@@ -184,7 +184,7 @@ def main(argv=None):
                               peaks=profile.peaks, bandwidth_gbs=profile.bandwidth_gbs, profile=profile.to_dict())
         results.write_results("latency_fit_validation", validation, command.strip(), out, threads=threads)
         # The unseen networks, timed in the study's own rounds, predicted by the fit to the study.
-        unseen_errors = predict.prediction_errors(held_out, study=results.results("latency_study", out))
+        unseen_errors = predict.prediction_errors(held_out, results.results("latency_study", out))
         results.write_results("predict_validation", unseen_errors, command.strip() + " (held-out networks)", out,
                               threads=threads)
         shown = unseen_errors[["variant", "runtime", "measured_ms", "measured_ms_iqr", "predicted_ms", "error"]]

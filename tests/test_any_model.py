@@ -4,7 +4,7 @@ import pytest
 
 from analysis import cli, results
 from analysis.speed.latency_fit import FEATURE_NAMES, fit_by_configuration, latency_features
-from analysis.speed.predict import prediction_errors, predict, study_profile
+from analysis.speed.predict import prediction_errors, predict_from, study_profile
 from analysis.speed.runtimes import configuration
 from analysis.speed.roofline import machine_bounds
 from analysis.cost import layer_table
@@ -139,8 +139,8 @@ def test_the_study_profile_reproduces_the_study_features(network):
 def test_prediction_errors_set_the_fit_against_each_measurement():
     study = results.results("latency_study")
     measured = study[(study["variant"] == "VGG16") & (study["runtime"] == "litert") & (study["precision"] == "fp32")]
-    errors = prediction_errors(measured, study=study)
-    predicted = predict(Variant("vgg16"), configuration("litert"), study=study).predicted_ms
+    errors = prediction_errors(measured, study)
+    predicted = predict_from(study, Variant("vgg16"), configuration("litert")).predicted_ms
     assert errors["predicted_ms"].iloc[0] == pytest.approx(predicted)
     assert errors["error"].iloc[0] == pytest.approx(predicted / measured["median_ms"].iloc[0] - 1)
 
@@ -148,7 +148,7 @@ def test_prediction_errors_set_the_fit_against_each_measurement():
 def test_predict_is_the_fit_applied_to_the_features():
     study = results.results("latency_study")
     variant = Variant("keras:MobileNetV2", resolution=96)
-    prediction = predict(variant, configuration("litert"), study=study)
+    prediction = predict_from(study, variant, configuration("litert"))
     fit = fit_by_configuration(study)["litert"]
     features = latency_features(machine_bounds(layer_table(variant.build()), study_profile(study)))
     assert prediction.predicted_ms == pytest.approx(fit.predict(features))

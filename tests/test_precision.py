@@ -18,6 +18,7 @@ from analysis.accuracy.datasets import load_dataset
 from analysis.cli import main
 from analysis.paths import quick_mode
 from analysis.speed import conversions, harness, latency, runtimes
+from analysis.speed.cpu import bf16_supported
 from analysis.speed.latency import Timing
 from analysis.speed.runtimes import configuration
 from analysis.variants import Variant
@@ -110,7 +111,7 @@ def test_openvino_int8_and_bf16_run_in_that_precision(small_model, cache):
 
     int8 = conversions.converted(SMALL, configuration("openvino", "int8"), small_model, calibration=DIGITS_CALIBRATION)
     assert convolution_precisions(int8, "f32") <= {"i8", "u8"}
-    if runtimes.bf16_supported():
+    if bf16_supported():
         fp = conversions.converted(SMALL, configuration("openvino", "bf16"), small_model)
         assert convolution_precisions(fp, "bf16") == {"bf16"}
         assert convolution_precisions(fp, "f32") == {"f32"}

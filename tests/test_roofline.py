@@ -219,7 +219,7 @@ def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
     specs = mobilenet_grid((0.25, 0.5, 0.75), (32,))
     anchors = [Variant("mobilenet", alpha=0.25, resolution=32, conv=True)]
     first, validation = study.latency_fit_study(profile, [configuration("keras")],
-                                                study.StudyNetworks(specs[:2], anchors), Timing(repeats=4, rounds=2),
+                                                study.StudyNetworks(specs[:2], anchors), timing=Timing(repeats=4, rounds=2),
                                                 progress=False)
     assert list(first["variant"]) == ["MobileNet 0.25/32", "MobileNet 0.5/32", "Conv MobileNet 0.25/32"]
     assert list(first["anchor"]) == [False, False, True]
@@ -241,7 +241,8 @@ def test_fit_by_configuration_reads_the_features_the_study_recorded():
     labels = [variant.label for variant in mobilenet_grid()[:8]]
     for label in labels:
         features = _synthetic_features(rng, truth)
-        rows.append({"variant": label, "runtime": "synthetic", "median_ms": _synthetic_time(truth, features),
+        rows.append({"variant": label, "runtime": "synthetic", "precision": "fp32",
+                     "median_ms": _synthetic_time(truth, features),
                      **{f"feature_{name}": value for name, value in features.items()}})
     table = pd.DataFrame(rows)
     fit = latency_fit.fit_by_configuration(table)["synthetic"]
@@ -318,7 +319,7 @@ def test_held_out_variants_are_timed_but_join_no_fit():
     held = Variant("mobilenet", alpha=0.75, resolution=32)
     measurements, validation = study.latency_fit_study(profile, [configuration("keras")],
                                                        study.StudyNetworks(fitted, held_out=[held]),
-                                                       Timing(repeats=3), progress=False)
+                                                       timing=Timing(repeats=3), progress=False)
     assert list(measurements["held_out"]) == [False, False, True]
     assert held.label not in set(validation["variant"])
     rows, held_rows = study.split_held_out(measurements)

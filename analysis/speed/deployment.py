@@ -87,4 +87,4 @@ def fastest_configurations(measurements):
 
 def offered_configurations(runtimes=CPU_RUNTIMES, precisions=PRECISIONS):
     """The configurations (runtime at precision) that the runtimes offer, in order."""
-    return [config.label for config in configurations(runtimes, precisions)]
+    return [Configuration(r, p).label for r in runtimes for p in precisions if p in get(r).precisions]

@@ -1,30 +1,29 @@
 """The latency fit applied to a network it was never fitted on: ``python -m analysis predict``.
 
 ``predict(variant, config)`` fits the configuration on the latency study of
-this machine (the shipped result ``latency_study``, or the study given),
-computes the variant's fused roofline features on the machine profile that
-study measured, and returns the predicted time split by term. Where no
-study of this machine holds the configuration it says so, with the command
-that measures one; it never starts a measurement itself.
+a study (``analysis.study``: the one given, else this machine's, matched by
+fingerprint), computes the variant's fused roofline features on the machine
+profile that study measured, and returns the predicted time split by term.
+Where no study of this machine exists it says so, with the command that
+measures one; it never starts a measurement itself.
 """
 
 from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis import results
 from analysis.cost.table import layer_table
-from analysis.speed.cpu import core_count, cpu_model
+from analysis.speed.fingerprint import this_machine
 from analysis.speed.latency import benchmark
 from analysis.speed.latency_fit import configurations, fit_by_configuration, latency_features
 from analysis.speed.roofline import machine_bounds, network_bound_ms
 from analysis.speed.runtimes import configuration
 from analysis.speed.study import STUDY_TIMING
 from analysis.variants import Variant
-from nets.errors import BadInput, MissingFile, Unavailable
+from analysis.study.folder import this_machines_study
+from nets.errors import BadInput, Unavailable
 
-STUDY = "latency_study"
-MEASURE_COMMAND = "python benchmarks/bench_latency.py --runtimes {runtime} --precisions {precision}"
+MEASURE_COMMAND = "python -m analysis study"
 
 
 @dataclass
@@ -58,48 +57,44 @@ def study_profile(study):
     return study.attrs["profile"]
 
 
-def _same_machine(attrs):
-    return attrs.get("cpu") == cpu_model() and attrs.get("cores") == core_count()
-
-
-def fitted_study(config, study=None):
-    """(measurements, machine profile, source) of the latency study to fit ``config`` on: ``study``,
-    else this machine's shipped one.
+def latency_rows(study=None):
+    """(the ``latency_study`` part, where it comes from) of ``study`` (a ``StudyFolder``), else of this
+    machine's study (``analysis.study.folder.this_machines_study``: local, then the shipped reference).
 
     Raises:
-        BadInput: ``study`` holds no row of ``config``.
-        Unavailable: no study of this machine holds ``config`` (the message gives the command).
+        Unavailable: no study of this machine (the message gives the command that measures one).
     """
-    if study is not None:
-        if config.label not in configurations(study):
-            raise BadInput(f"The latency study given holds no {config.label} rows. "
-                           f"Received {sorted(set(configurations(study)))}")
-        return study, study_profile(study), f"fitted on the latency study given ({results.describe(study)})"
-    try:
-        study = results.results(STUDY)
-    except MissingFile:
-        study = None
-    if study is None or not _same_machine(study.attrs) or config.label not in configurations(study):
-        why = ("no latency study was saved" if study is None else
-               f"the latency study holds no {config.label} rows" if _same_machine(study.attrs) else
-               f"the latency study was measured on {results.machine(study.attrs)}, not on this machine")
-        command = MEASURE_COMMAND.format(runtime=config.runtime, precision=config.precision)
-        raise Unavailable(f"Cannot predict {config.label} here: {why}. Measure one with: {command}")
-    source = f"fitted on the latency study of {study.attrs.get('date', '?')} ({results.describe(study)})"
-    return study, study_profile(study), source
+    which = "given"
+    if study is None:
+        study, which = this_machines_study()
+    if study is None:
+        raise Unavailable(f"Cannot predict: no study was measured on this machine ({this_machine().describe()}). "
+                          f"Measure one with: {MEASURE_COMMAND}, or name one with --study DIR")
+    return study.read("latency_study"), f"fitted on the {which} study ({study.describe()})"
 
 
 def predict(variant, config, study=None, table=None):
-    """The latency fit's prediction for ``variant`` on the ``Configuration`` ``config`` at batch 1:
-    a ``Prediction``.
+    """The latency fit's prediction for ``variant`` on the ``Configuration`` ``config`` at batch 1,
+    fitted on ``study`` (a ``StudyFolder``; default: this machine's, ``latency_rows``)."""
+    measurements, source = latency_rows(study)
+    return predict_from(measurements, variant, config, table, source)
 
-    ``study``: a latency study table (with its attrs) to fit on, in place of this machine's.
-    ``table``: ``variant``'s layer table, where it is counted already.
+
+def predict_from(measurements, variant, config, table=None, source="fitted on the latency study given"):
+    """The prediction for ``variant`` on ``config`` by the fit to ``measurements`` (a latency study
+    table whose attrs hold its machine ``profile``): a ``Prediction``. ``table``: ``variant``'s
+    layer table, where it is counted already.
+
+    Raises:
+        BadInput: ``measurements`` hold no row of ``config``.
     """
-    measurements, profile, source = fitted_study(config, study)
-    fit = fit_by_configuration(measurements[[c == config.label for c in configurations(measurements)]])[config.label]
+    chosen = measurements[[c == config.label for c in configurations(measurements)]]
+    if chosen.empty:
+        raise BadInput(f"The latency study holds no {config.label} rows. "
+                       f"Received {sorted(set(configurations(measurements)))}")
+    fit = fit_by_configuration(chosen)[config.label]
     table = layer_table(variant.build()) if table is None else table
-    bounds = machine_bounds(table, profile, batch=1, precision=config.precision)
+    bounds = machine_bounds(table, study_profile(measurements), batch=1, precision=config.precision)
     terms = fit.terms(latency_features(bounds, 1))
     return Prediction(variant=variant.label, runtime=config.runtime, precision=config.precision,
                       predicted_ms=float(sum(terms.values())), bound_ms=network_bound_ms(bounds),
@@ -126,7 +121,7 @@ def validate_predictions(variants=None, configs=None, study=None, threads=None, 
     Args:
         variants: ``Variant`` values (default ``UNSEEN_NETWORKS``), none of them in the study.
         configs: ``Configuration`` values (default ``VALIDATION_RUNTIMES`` at fp32).
-        study: the latency study to fit on (default: this machine's, as ``predict``).
+        study: the ``StudyFolder`` to fit on (default: this machine's, as ``predict``).
 
     Returns:
         A DataFrame: variant, runtime, precision, measured_ms, measured_ms_iqr, predicted_ms,
@@ -137,7 +132,7 @@ def validate_predictions(variants=None, configs=None, study=None, threads=None, 
     models = {variant: variant.build() for variant in variants}
     measured = pd.concat([benchmark(variants, [config], (1,), threads, timing or STUDY_TIMING, progress=progress,
                                     models=models) for config in configs], ignore_index=True)
-    return prediction_errors(measured, study)
+    return prediction_errors(measured, latency_rows(study)[0])
 
 
 def unseen_variants():
@@ -145,9 +140,9 @@ def unseen_variants():
     return [Variant(name) for name in UNSEEN_NETWORKS]
 
 
-def prediction_errors(measured, study=None):
+def prediction_errors(measured, measurements):
     """Measured networks (``LatencyResult`` rows: variant, runtime, precision, median_ms, iqr_ms)
-    against the latency fit's predictions on ``study`` (default: this machine's last, as ``predict``).
+    against the predictions of the latency fit to ``measurements`` (a latency study table).
 
     Returns:
         A DataFrame: variant, runtime, precision, measured_ms, measured_ms_iqr, predicted_ms,
@@ -156,8 +151,8 @@ def prediction_errors(measured, study=None):
     tables = {label: layer_table(Variant.parse(label).build()) for label in dict.fromkeys(measured["variant"])}
     rows = []
     for _, row in measured.iterrows():
-        prediction = predict(Variant.parse(row["variant"]), configuration(row["runtime"], row["precision"]),
-                             study=study, table=tables[row["variant"]])
+        prediction = predict_from(measurements, Variant.parse(row["variant"]),
+                                  configuration(row["runtime"], row["precision"]), tables[row["variant"]])
         rows.append({"variant": row["variant"], "runtime": row["runtime"], "precision": row["precision"],
                      "measured_ms": row["median_ms"], "measured_ms_iqr": row["iqr_ms"],
                      "predicted_ms": prediction.predicted_ms,
