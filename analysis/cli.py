@@ -237,23 +237,18 @@ def cmd_train(args):
 
 
 def cmd_report(args):
-    """Execute the notebooks and export notebooks, HTML, figures, tables and an index."""
+    """Execute the notebooks on a study and export notebooks, HTML, figures, tables and an index."""
     from analysis.report.build import build_report, update_gallery
 
-    refreshed = []
-    if args.refresh_results is not None:  # the shipped results first, so that the report shows them
-        from analysis import refresh
-
-        names = None if args.refresh_results == "all" else checks.comma_list("refresh-results", args.refresh_results)
-        refreshed = refresh.refresh(names)
-    result = build_report(out_dir=args.out, quick=args.quick, notebooks_dir=args.notebooks)
+    studies = [study.path for study in args.study]
+    result = build_report(out_dir=args.out, quick=args.quick, notebooks_dir=args.notebooks,
+                          study=studies[0] if studies else None, compare=studies[1:])
     gallery = update_gallery(result.out_dir / "figures", args.gallery_dir) if args.gallery else []
     timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.seconds.items())
     return (f"Report written to {result.index} ({len(result.notebooks)} notebooks, "
             f"{len(result.figures)} figures, {len(result.tables)} tables"
             + (f"; {len(gallery)} gallery figures updated)" if gallery else ")")
-            + f"\nNotebooks took {sum(result.seconds.values()):.0f} s: {timings}"
-            + (f"\nShipped results refreshed: {', '.join(sorted({p.stem for p in refreshed}))}" if refreshed else ""))
+            + f"\nNotebooks took {sum(result.seconds.values()):.0f} s: {timings}")
 
 
 def _network_command(commands, name, help_text, run):
@@ -356,10 +351,9 @@ def build_parser():
     report.add_argument("--gallery", action="store_true",
                         help="also refresh the README's gallery (docs/gallery/) from the new figures")
     report.add_argument("--gallery-dir", default=None, help="where --gallery writes (default docs/gallery/)")
-    report.add_argument("--refresh-results", nargs="?", const="all", default=None, metavar="NAMES",
-                        help="first rerun the long measurements and rewrite the shipped results (analysis/data/"
-                             "results/; hours): all but the GPU's, or the comma-separated NAMES "
-                             "(gpu_latency needs a GPU)")
+    report.add_argument("--study", action="append", default=[], metavar="DIR",
+                        help="the study the notebooks draw from (default: this machine's, else the shipped "
+                             "reference); given again, more machines beside it in the headline table")
     report.set_defaults(run=cmd_report)
     return parser
 
@@ -388,6 +382,10 @@ def check_arguments(args):
             from analysis.study.folder import open_study
 
             args.study = open_study(args.study)
+    if args.command == "report":
+        from analysis.study.folder import open_study
+
+        args.study = [open_study(path) for path in args.study]
     if args.command == "study":
         from analysis.study import folder, run
 

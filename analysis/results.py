@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis import atomic, paths
 from analysis.speed.cpu import cpu_model
+from analysis.speed.fingerprint import Fingerprint
 from analysis.versions import installed_version
 from nets.errors import BadInput, MissingFile
 
@@ -87,9 +88,11 @@ def results(name, directory=None, first=None):
 
 
 def machine(about):
-    """The machine of a result's provenance in words: its GPU, or its CPU and cores."""
+    """The machine of a result's provenance in words: its GPU, its fingerprint, or its CPU and cores."""
     if about.get("device"):
         return str(about["device"])
+    if about.get("fingerprint"):
+        return Fingerprint.from_dict(about["fingerprint"]).describe()
     return f"{about.get('cpu', '?')} ({about.get('cores', '?')} cores)"
 
 

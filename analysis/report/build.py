@@ -71,6 +71,7 @@ class ReportResult:
     index: Path = None
     status: dict = field(default_factory=dict)  # by name: RAN, FAILED: why, UNFINISHED or NOT_RUN
     headline: str = None  # the index's headline section (HTML), made once per report
+    studies: list = field(default_factory=list)  # the study folders drawn from, the first the notebooks'
 
 
 def check_out_dir(out_dir):
@@ -91,18 +92,20 @@ def notebook_paths(names=NOTEBOOKS, directory=None):
     return found
 
 
-def inject_parameters(notebook, quick):
-    """Insert ``QUICK = ...`` after the cell tagged ``parameters`` (papermill's convention)."""
-    cell = nbformat.v4.new_code_cell(f"QUICK = {bool(quick)}")
+def inject_parameters(notebook, quick, study=None):
+    """Insert ``QUICK = ...`` and ``STUDY = ...`` (a study folder, or None: this machine's or the
+    reference) after the cell tagged ``parameters`` (papermill's convention)."""
+    cell = nbformat.v4.new_code_cell(f"QUICK = {bool(quick)}\nSTUDY = {str(study) if study else None!r}")
     cell.metadata["tags"] = ["injected-parameters"]
     tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
     notebook.cells.insert(tagged[0] + 1 if tagged else 0, cell)
     return notebook
 
 
-def execute_notebook(path, out_dir, quick, progress=True, kernel_name="python3"):
-    """Execute one notebook in a fresh kernel; write the executed copy and its HTML page."""
-    notebook = inject_parameters(nbformat.read(path, as_version=4), quick)
+def execute_notebook(path, out_dir, quick, progress=True, kernel_name="python3", study=None):
+    """Execute one notebook in a fresh kernel on ``study`` (a folder; None: this machine's study or the
+    reference); write the executed copy and its HTML page."""
+    notebook = inject_parameters(nbformat.read(path, as_version=4), quick, study)
     code_cells = sum(c.cell_type == "code" for c in notebook.cells)
     bar = tqdm(total=code_cells, desc=f"  {path.stem}", unit="cell", disable=not progress, leave=False)
     client = NotebookClient(
@@ -134,8 +137,10 @@ def _has_error(cell):
 
 
 def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True, notebooks_dir=None,
-                 kernel_name="python3"):
-    """Execute ``names`` in order into ``out_dir`` (default reports/) and write its index.
+                 kernel_name="python3", study=None, compare=()):
+    """Execute ``names`` in order into ``out_dir`` (default reports/) and write its index; the
+    notebooks draw from ``study`` (a study folder; None: this machine's study, else the reference),
+    and the index's headline puts the studies of ``compare`` beside it.
 
     A failing cell stops the run with a ``ReportError`` naming the notebook,
     the cell and the error; what already succeeded stays on disk, and the
@@ -145,7 +150,8 @@ def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True, note
     """
     out_dir = check_out_dir(out_dir or paths.REPORTS_DIR)
     notebooks = notebook_paths(names, notebooks_dir)
-    result = ReportResult(out_dir=out_dir, status={path.stem: NOT_RUN for path in notebooks})
+    result = ReportResult(out_dir=out_dir, status={path.stem: NOT_RUN for path in notebooks},
+                          studies=[study, *compare] if study else [])
     with file_lock(out_dir / LOCK_FILE, what=f"Report folder {out_dir}"):
         # The kernels inherit this environment: they save figures under out_dir and read QUICK.
         with _environment(SUITE_REPORTS_DIR=str(out_dir.resolve()), QUICK="1" if quick else "0"):
@@ -154,7 +160,7 @@ def build_report(out_dir=None, quick=False, names=NOTEBOOKS, progress=True, note
                 _write_progress(result, quick)
                 start = time.perf_counter()
                 try:
-                    result.notebooks.append(execute_notebook(path, out_dir, quick, progress, kernel_name))
+                    result.notebooks.append(execute_notebook(path, out_dir, quick, progress, kernel_name, study))
                 except ReportError as error:
                     result.status[path.stem] = f"{FAILED}: {error}"
                     _write_progress(result, quick)
@@ -247,14 +253,14 @@ thead th{border-bottom:2px solid #999;background:#f6f6f6}
 """
 
 
-def headline_html(directory=None):
+def headline_html(directories=None):
     """The index's headline section: cost, best latency per runtime and precision, and accuracy
     (``analysis.report.headline.headline_results``) as HTML tables, with where each comes from.
     A headline that cannot be computed is said so in one line, never a broken index."""
     from analysis.report.headline import MOBILENET, VGG, headline_results
 
     try:
-        head = headline_results(directory)
+        head = headline_results(directories)
     except (BadInput, Failed, MissingFile, OSError, KeyError, ValueError) as error:
         return f'<p class="incomplete">Headline results unavailable: {html.escape(str(error))}</p>'
     esc = html.escape
@@ -325,7 +331,7 @@ def write_index(result, quick):
     pages = {nb.stem: (nb, page) for nb, page in result.notebooks}
     status = result.status or {name: RAN for name in pages}
     if result.headline is None:
-        result.headline = headline_html()
+        result.headline = headline_html(result.studies)
     complete = all(state == RAN for state in status.values())
     claimed = set()
     sections = []

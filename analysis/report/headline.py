@@ -65,8 +65,19 @@ def _about(frame):
     return f"measured {a.get('date', '?')} on {results.machine(a)} by `{a.get('command', '?')}`"
 
 
-def latency_headline(directory=None):
-    """The best median ms per image at batch 1 of each network per runtime and precision.
+def _folders(directories):
+    """The result folders a headline reads: the studies given (default: the report's study), then the
+    shipped GPU results."""
+    if not directories:
+        from analysis.study.folder import report_study
+
+        directories = [report_study().path]
+    return [*directories, results.RESULTS_DIR]
+
+
+def latency_headline(directories=None):
+    """The best median ms per image at batch 1 of each network per runtime, precision and machine,
+    from each study of ``directories`` (default: the report's study) and the shipped GPU results.
 
     Returns:
         (table, sources): one row per configuration with runtime, precision,
@@ -76,7 +87,7 @@ def latency_headline(directory=None):
         Configurations that did not run (a note, no time) are left out.
     """
     rows, sources = [], {}
-    for name in LATENCY_RESULTS + ("gpu_latency",):
+    for directory, name in [(d, n) for d in _folders(directories) for n in LATENCY_RESULTS + ("gpu_latency",)]:
         try:
             frame = results.results(name, directory)
         except MissingFile:
@@ -84,9 +95,8 @@ def latency_headline(directory=None):
         frame = frame[(frame["batch"] == 1) & frame["variant"].isin((VGG, MOBILENET))].dropna(subset=["ms_per_image"])
         if frame.empty:
             continue
-        sources[name] = _about(frame)
-        precision = frame["precision"] if "precision" in frame else pd.Series("fp32", index=frame.index)
-        for (runtime, prec), group in frame.assign(precision=precision).groupby(["runtime", "precision"], sort=False):
+        sources[f"{name} ({results.machine(frame.attrs)})"] = _about(frame)
+        for (runtime, prec), group in frame.groupby(["runtime", "precision"], sort=False):
             row = {"configuration": Configuration(runtime, prec).label + (" (GPU)" if name == "gpu_latency" else ""),
                    "runtime": runtime, "precision": prec, "machine": results.machine(frame.attrs)}
             for label in (MOBILENET, VGG):
@@ -114,7 +124,7 @@ def latency_headline(directory=None):
     return table.reset_index(drop=True), sources
 
 
-def accuracy_headline(directory=None):
+def accuracy_headline(directories=None):
     """Top-1 accuracy, %: the published ImageNet comparison of both networks (one source, the
     MobileNet paper's Table 8) and, where shipped, the digits networks trained here.
 
@@ -136,7 +146,7 @@ def accuracy_headline(directory=None):
     for name, column, how in (("quantized_accuracy", "fp32_accuracy", "train's recommended settings"),
                               ("training_sweep", "accuracy", "{epochs} epochs")):
         try:
-            frame = results.results(name, directory)
+            frame = results.results(name, _folders(directories)[0])
         except MissingFile:
             continue
         sources[name] = _about(frame)
@@ -148,10 +158,10 @@ def accuracy_headline(directory=None):
     return pd.DataFrame(rows), sources
 
 
-def headline_results(directory=None):
-    """The ``Headline``: cost, best latency per runtime and precision, and accuracy, from the
-    package's counts and its shipped results (``directory``: another results folder)."""
-    latency, latency_sources = latency_headline(directory)
-    accuracy, accuracy_sources = accuracy_headline(directory)
+def headline_results(directories=None):
+    """The ``Headline``: cost, best latency per runtime, precision and machine, and accuracy, from
+    the package's counts and the studies of ``directories`` (default: the report's study)."""
+    latency, latency_sources = latency_headline(directories)
+    accuracy, accuracy_sources = accuracy_headline(directories)
     return Headline(cost=cost_headline(), latency=latency, accuracy=accuracy,
                     sources={**latency_sources, **accuracy_sources})

@@ -143,3 +143,10 @@ def this_machines_study(given=None):
         if is_study(path) and here.same_machine(open_study(path).fingerprint):
             return open_study(path), which
     return None, None
+
+
+def report_study(given=None):
+    """The study a report or notebook draws from: the one ``given`` (a folder), else the local study
+    where this machine measured it, else the shipped reference; printed by the notebooks."""
+    study, _ = this_machines_study(given)
+    return study if study is not None else open_study(REFERENCE_DIR)

@@ -84,7 +84,7 @@ def latency_fit(context, quick=False):
 
 def quantized_accuracy(context):
     """The digits networks trained here, then converted to every runtime at int8 and bf16: their
-    held-out accuracy beside fp32's."""
+    held-out accuracy beside fp32's; and their latency on every configuration (``quantized_latency``)."""
     from analysis.accuracy import training
     from analysis.accuracy.datasets import load_dataset
 
@@ -96,4 +96,16 @@ def quantized_accuracy(context):
         rows += [{"variant": result.variant, "fp32_accuracy": result.accuracy, **row,
                   "drop_points": None if row["accuracy"] is None else 100 * (result.accuracy - row["accuracy"])}
                  for row in result.quantized]
-    return {"quantized_accuracy": pd.DataFrame(rows), "details": {"epochs": DIGITS_EPOCHS}}
+    accuracy = pd.DataFrame(rows)
+    variants = [Variant.parse(label) for label in accuracy["variant"].unique()]
+    latency = deployment.deployment_study(context.profile, variants, configurations(deployment.CPU_RUNTIMES, PRECISIONS),
+                                          context.threads, STUDY_PART_TIMING, progress=context.progress)
+    return {"quantized_accuracy": accuracy, "quantized_latency": latency,
+            "details": {"epochs": DIGITS_EPOCHS, "threads": context.threads}}
+
+
+def training_sweep(context):
+    """MobileNet at three widths and VGG16 trained on the 32x32 digits (``analysis.accuracy.sweep``)."""
+    from analysis.accuracy.sweep import training_sweep as sweep
+
+    return {"training_sweep": sweep(progress=context.progress)}

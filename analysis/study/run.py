@@ -36,6 +36,7 @@ PLAN = (
     Step("latency_study", 330, parts.latency_fit),
     Step("quantized_accuracy", 150, parts.quantized_accuracy),
     Step("batch_sweep", 90, parts.batch_sweep),
+    Step("training_sweep", 900, parts.training_sweep),
 )
 
 
