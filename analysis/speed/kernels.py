@@ -224,9 +224,3 @@ def peak_method(precision, size, repeats, rates, skipped, fp32_peak):
         parts.append("no faster than fp32 here: not a native bf16 rate")
     return rates[kernel], "; ".join(parts)
 
-
-# The FMA resources of known cores: (vendor_id, cpu family, model ranges, microarchitecture).
-# AMD's model ranges are the ones Linux's arch/x86/kernel/cpu/amd.c assigns to each Zen
-# generation; a Zen 5 part not listed (0x60-0x7f) has a datapath width not known here. Intel
-# server cores with AVX-512 have one or two 512-bit FMA units depending on the SKU, so they are
-# left unknown; the client cores listed all have two 256-bit FMA units.
