@@ -27,7 +27,9 @@ import math
 
 import pandas as pd
 
-from analysis.cost.table import MAC_CONVENTION, layer_role, table_of
+from analysis.cost.formulas import MAC_CONVENTION
+from analysis.cost.groups import layer_role
+from analysis.cost.table import table_of
 from analysis.variants import Variant
 
 PARTS = ("body", "head")

@@ -34,9 +34,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.cost import receptive
-from analysis.cost.groups import block_of, block_totals, layer_role, role_totals  # noqa: F401 (re-exported)
-from analysis.cost.formulas import (  # noqa: F401 (HANDLERS, OpCount re-exported)
-    HANDLERS, MAC_CONVENTION, OpCount, activation_name, count_layer, tensor_elements)
+from analysis.cost.formulas import MAC_CONVENTION, activation_name, count_layer, tensor_elements
 from analysis.cost.graph import calls, functional_graph
 from analysis.variants import Variant, mobilenet_grid
 from nets.errors import BadInput

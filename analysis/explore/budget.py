@@ -12,6 +12,7 @@ import pandas as pd
 from analysis import plots, shipped
 from analysis.accuracy.tradeoffs import published_deployed_points
 from analysis.explore.widgets import Explorer, figure_html, table_html
+from analysis.plots.tradeoffs import DEPLOYED_STYLE
 from analysis.speed import PRECISIONS
 from nets import checks
 
@@ -67,7 +68,7 @@ def _render_budget(view):
     rows = view.points.assign(pick=[v if best is not None and v == best["variant"] else ""
                                     for v in view.points["variant"]])
     ax = plots.draw_tradeoff(rows, "ms_per_image", "accuracy_%",
-                             style=dataclasses.replace(plots.DEPLOYED_STYLE, label_column="pick"))
+                             style=dataclasses.replace(DEPLOYED_STYLE, label_column="pick"))
     low, high = ax.get_xlim()
     high = max(high, 1.5 * view.budget_ms)
     ax.axvspan(view.budget_ms, high, color="0.9", zorder=0, label="over the budget")

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
-from analysis.cost.table import block_of
+from analysis.cost.groups import block_of
 from nets.errors import BadInput
 from analysis.plots.style import LAYER_TYPE_COLORS, layer_color
 
