@@ -3,15 +3,18 @@
 """
 
 import contextlib
+import importlib
 import time
 
 import numpy as np
 
 from analysis.speed.cpu import BF16_FLAGS, core_count, cpu_flags, vnni_label
 from nets import checks
+from nets.errors import Unavailable
 
 
 def best_seconds(work, repeats, warmup=3):
+    """The fastest of ``repeats`` timed calls of ``work()`` after ``warmup`` untimed ones, in seconds."""
     for _ in range(warmup):
         work()
     times = []
@@ -22,7 +25,7 @@ def best_seconds(work, repeats, warmup=3):
     return min(times)
 
 
-class KernelUnavailable(RuntimeError):
+class KernelUnavailable(Unavailable):
     """A matrix-product kernel that cannot run here: its runtime is not installed, or the runtime
     chose no kernel of the precision asked."""
 
@@ -44,8 +47,6 @@ KERNELS = {
 
 
 def _optional(module):
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:
