@@ -64,15 +64,11 @@ def _fixed_input(model):
 def layer_table(model):
     """One row per layer of ``model``: shapes, parameters, MACs, FLOPs, memory and receptive field.
 
-    Shapes exclude the batch dimension; counts are per image (batch 1).
-    ``macs`` are multiply-adds and ``flops`` = 2 x ``macs``; ``other_ops``
-    holds bias, normalization, activation, pooling and element-wise
-    operations by the formulas of ``analysis.cost.formulas``. Bytes are
-    float32. ``receptive_field`` and ``jump`` are in input pixels
-    (``analysis.cost.receptive``; the largest over the spatial axes; with
-    several inputs, the largest r among them). Rows of a layer class the
-    counter does not know have ``supported=False`` and <NA> counts (and no
-    receptive field from there on).
+    Shapes exclude the batch dimension; the columns follow the conventions
+    above (per image, MACs and FLOPs = 2 x MACs, float32 bytes, receptive
+    field and jump in input pixels, the largest over the spatial axes).
+    Rows of a layer class the counter does not know have ``supported=False``
+    and <NA> counts (and no receptive field from there on).
 
     Rows are the calls of ``analysis.cost.graph.calls``: ``keras.ops``
     operations of the graph included, nested models through their layers

@@ -139,9 +139,8 @@ def tf_profiler_counts(model, *, freeze=True):
     and its graph profiled with ``ProfileOptionBuilder.float_operation()``;
     each op's float_ops go to the layer named in its scope. The profiler
     counts 2 per multiply-add. ``freeze=False`` profiles the graph with its
-    variables instead: the same ops with the same static shapes, hence the
-    same counts, without copying every weight into the graph (VGG16's 138M
-    parameters take tens of seconds to freeze).
+    variables instead: the same ops and static shapes, hence the same counts,
+    without copying every weight into the graph.
 
     Returns:
         A ``pandas.DataFrame``, one row per call of ``analysis.cost.graph.calls``
@@ -155,14 +154,11 @@ def tf_profiler_counts(model, *, freeze=True):
         is the profiler's total for the graph and the functions it calls;
         ``attrs["frozen"]`` says whether the profiled graph was frozen.
 
-    The profiler does not look inside a function call (Keras runs a
-    grouped convolution on CPU, ConvNeXt's 7x7 depthwise ones for instance,
-    as an XLA-compiled function): each called function's own traced graph
-    is profiled with its static shapes and its ops go to the layer of the
-    call. Such a graph is never frozen (freezing inlines the call and loses
-    the shapes). ``keras.ops`` operations in a functional graph (``x + 3.0``)
-    open no name scope of their own, so their ops land in ``"(outside
-    layers)"``.
+    The profiler does not look inside a function call (Keras runs a grouped
+    convolution on CPU as an XLA-compiled function): each called function's
+    traced graph is profiled and its ops go to the layer of the call; such a
+    graph is never frozen. ``keras.ops`` operations in a functional graph
+    (``x + 3.0``) open no name scope, so their ops land in ``"(outside layers)"``.
     """
     if keras.backend.backend() != "tensorflow":
         raise Unavailable(f"tf_profiler_counts needs the TensorFlow backend, Keras runs on "
