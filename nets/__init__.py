@@ -12,7 +12,7 @@ import importlib
 
 _EXPORTS = {
     "vgg16": "nets.vgg",
-    "mobilenet": "nets.mobilenet",
+    "mobilenet": "nets.mobilenet_v1",
     "load_weights": "nets.weights",
     "WeightFileError": "nets.weights",
 }
@@ -23,7 +23,6 @@ __all__ = ["NETWORK_NAMES", *sorted(_EXPORTS)]
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        # The builder replaces its submodule of the same name (nets.mobilenet) as the package's attribute.
         globals()[name] = value
         return value
     raise AttributeError(f"module 'nets' has no attribute {name!r}")

@@ -1,15 +1,17 @@
-"""Keras, imported with TensorFlow's start-up log silenced.
+"""Keras, imported with TensorFlow's start-up log silenced by TensorFlow's own setting.
 
-``from nets.backend import keras`` is how the suite loads Keras: TensorFlow
-2.21 logs through absl before absl is initialised, which ignores
-``TF_CPP_MIN_LOG_LEVEL``; without this its start-up lines would precede
-every one-line error of the command line.
+``from nets.backend import keras`` is how the suite loads Keras. Unless the
+user set it, ``TF_CPP_MIN_LOG_LEVEL`` is 3 (errors only) before TensorFlow
+loads, which silences its start-up lines. Standard error is never redirected
+at import, so a native crash still prints its message.
 """
 
 import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402  (after the log level; loads the backend, TensorFlow by default)
 
 
 @contextlib.contextmanager
@@ -27,8 +29,5 @@ def quiet_native_stderr():
         os.dup2(saved, 2)
         os.close(saved)
 
-
-with quiet_native_stderr():
-    import keras  # noqa: E402  (loads the backend, TensorFlow by default)
 
 __all__ = ["keras", "quiet_native_stderr"]

@@ -18,18 +18,9 @@ FC_UNITS = 4096
 FC6_KERNEL = 7
 
 
-def vgg16(
-    num_classes=1000,
-    dropout_keep_prob=0.5,
-    spatial_squeeze=True,
-    input_shape=(224, 224, 3),
-    include_top=True,
-    weights=None,
-    classifier_activation=None,
-    fc6_kernel_size=FC6_KERNEL,
-    fc_units=FC_UNITS,
-    name="vgg_16",
-):
+def vgg16(num_classes=1000, dropout_keep_prob=0.5, spatial_squeeze=True, input_shape=(224, 224, 3),
+          include_top=True, weights=None, classifier_activation=None, fc6_kernel_size=FC6_KERNEL,
+          fc_units=FC_UNITS, name="vgg_16"):
     """Build VGG16 (configuration D) as the source notes' slim ``vgg_16``.
 
     Reference:
@@ -76,21 +67,26 @@ def vgg16(
         x = _conv_block(x, block, repeats, filters)
 
     if include_top:
-        rate = 1.0 - dropout_keep_prob
-        x = layers.Conv2D(fc_units, fc6_kernel, padding="valid", activation="relu", name="fc6")(x)
-        x = layers.Dropout(rate, name="dropout6")(x)
-        x = layers.Conv2D(fc_units, 1, activation="relu", name="fc7")(x)
-        x = layers.Dropout(rate, name="dropout7")(x)
-        x = layers.Conv2D(num_classes, 1, activation=None, name="fc8")(x)
-        if spatial_squeeze:
-            x = layers.Reshape((num_classes,), name="fc8_squeezed")(x)
-        if classifier_activation == "softmax":
-            x = layers.Softmax(name="fc8_softmax")(x)
-
+        x = _head(x, num_classes, 1.0 - dropout_keep_prob, fc6_kernel, fc_units, spatial_squeeze,
+                  classifier_activation)
     model = keras.Model(inputs, x, name=name)
     if weights is not None:
         load_weights(model, weights)
     return model
+
+
+def _head(x, num_classes, rate, fc6_kernel, fc_units, spatial_squeeze, classifier_activation):
+    """``fc6`` (a VALID convolution), ``fc7`` and ``fc8`` (1x1), dropout at ``rate`` after the first two."""
+    x = layers.Conv2D(fc_units, fc6_kernel, padding="valid", activation="relu", name="fc6")(x)
+    x = layers.Dropout(rate, name="dropout6")(x)
+    x = layers.Conv2D(fc_units, 1, activation="relu", name="fc7")(x)
+    x = layers.Dropout(rate, name="dropout7")(x)
+    x = layers.Conv2D(num_classes, 1, activation=None, name="fc8")(x)
+    if spatial_squeeze:
+        x = layers.Reshape((num_classes,), name="fc8_squeezed")(x)
+    if classifier_activation == "softmax":
+        x = layers.Softmax(name="fc8_softmax")(x)
+    return x
 
 
 def _conv_block(x, block, repeats, filters):

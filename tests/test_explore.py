@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from analysis import explore, paths, plots  # noqa: E402
+from analysis.plots.convolution import convolution_kinds_counts  # noqa: E402
 from nets.errors import BadInput  # noqa: E402
 from nets.backend import keras  # noqa: E402
 
@@ -57,7 +58,7 @@ def test_convolution_kinds_prints_the_closed_forms(m, n, k):
 
 
 def test_convolution_kinds_is_the_notes_example_by_default():
-    counts = plots.convolution_kinds_counts(16, 32, 3)
+    counts = convolution_kinds_counts(16, 32, 3)
     assert (counts["standard"], counts["separable"]) == (16 * 32 * 3 * 3, 16 * 3 * 3 + 16 * 32) == (4608, 656)
     text = " ".join(_texts(ax) for ax in plots.draw_convolution_kinds().axes)
     assert "4,608" in text and "144" in text and "512" in text

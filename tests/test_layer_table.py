@@ -6,7 +6,6 @@ from nets.backend import keras
 import pandas as pd
 import pytest
 
-import nets
 from analysis.cost import layer_table, summarize
 from nets.errors import BadInput
 

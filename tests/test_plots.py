@@ -17,6 +17,10 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import analysis.cost  # noqa: E402
 from analysis import plots  # noqa: E402
+from analysis.plots.cost import ROLE_ORDER  # noqa: E402
+from analysis.plots.roofline import LATENCY_TERMS  # noqa: E402
+from analysis.plots.style import MODEL_COLORS  # noqa: E402
+from analysis.plots.tradeoffs import ALPHA_COLORS  # noqa: E402
 from analysis.accuracy.tradeoffs import paper_points, published_with_costs  # noqa: E402
 from analysis.cost.separable import block_savings, keras_layer_ratios  # noqa: E402
 from analysis.speed import roofline, tables  # noqa: E402
@@ -126,7 +130,7 @@ def _keras_param_shares(model):
     return {role: 100 * count / model.count_params() for role, count in totals.items()}
 
 
-def _bar_labels_by_role(ax, container, roles=plots.ROLE_ORDER):
+def _bar_labels_by_role(ax, container, roles=ROLE_ORDER):
     """{role: label text} of one network's bars (seaborn leaves out the roles a network lacks)."""
     labels = [t for t in ax.texts if t.get_text()]
     by_y = {round(bar.get_y() + bar.get_height() / 2): bar for bar in container}
@@ -145,7 +149,7 @@ def test_role_shares_are_the_keras_applications_shares(vgg_table, mobilenet_tabl
     roles = roles[(roles["params"] > 0) | (roles["macs"] > 0)]
     fig = plots.draw_role_shares(roles)
     params_ax, macs_ax = fig.axes
-    assert [t.get_text() for t in params_ax.get_yticklabels()] == list(plots.ROLE_ORDER)
+    assert [t.get_text() for t in params_ax.get_yticklabels()] == list(ROLE_ORDER)
     assert len(params_ax.containers) == 2  # one per network
     for container, model in zip(params_ax.containers, [keras_vgg16, keras.applications.MobileNet(weights=None)]):
         shown = {role: _percent(text) for role, text in _bar_labels_by_role(params_ax, container).items()}
@@ -295,7 +299,7 @@ def test_predicted_terms_and_roofline_error_bars_span_the_iqr():
                                "predicted_ms": [95.0, 5.5]})
     ax = plots.draw_predicted_vs_measured(validation)
     np.testing.assert_allclose(_error_bars(ax, "x"), [(95, 105), (4.75, 5.25)])
-    terms = pd.DataFrame({term: [1.0] for term in plots.LATENCY_TERMS} | {"measured_ms": [7.0], "measured_ms_iqr": [2.0]},
+    terms = pd.DataFrame({term: [1.0] for term in LATENCY_TERMS} | {"measured_ms": [7.0], "measured_ms_iqr": [2.0]},
                          index=["keras"])
     np.testing.assert_allclose(_error_bars(plots.draw_latency_terms(terms), "x"), [(6, 8)])
     # A 64 -> 32 dense layer at batch 1: 2 * 64 * 32 FLOPs; timed at 1 ms with IQR 0.5 (quartiles 0.75, 1.25 ms).
@@ -420,7 +424,7 @@ def test_paper_points_and_their_style():
     assert set(points["shape"]) <= set(plots.PAPER_STYLE.markers)
     assert list(points.loc[points["label"] != "", "label"]) == ["VGG16", "Conv MobileNet"]
     palette = plots.alpha_palette(["MobileNet 0.25/32 bn_momentum=0.9", "VGG16"])
-    assert palette == {"MobileNet 0.25/32 bn_momentum=0.9": plots.ALPHA_COLORS[0.25], "VGG16": plots.MODEL_COLORS["VGG16"]}
+    assert palette == {"MobileNet 0.25/32 bn_momentum=0.9": ALPHA_COLORS[0.25], "VGG16": MODEL_COLORS["VGG16"]}
 
 
 @pytest.mark.parametrize("draw, argument", [

@@ -1,7 +1,9 @@
 """What a network costs: parameters, multiply-adds, memory, checked by independent counters.
 
 - ``analysis.cost.table``: the per-layer table (``layer_table``) and its
-  totals; ``analysis.cost.groups``: its rows by block and by role. Both re-exported here.
+  totals; ``analysis.cost.groups``: its rows by block and by role. The
+  notebooks' entry points (``layer_table``, ``summarize``, ``compare_table``,
+  ``cost_sweep``, the groupings and ``MAC_CONVENTION``) are offered here too.
 - ``analysis.cost.separable``: standard against depthwise separable
   convolution in closed form.
 - ``analysis.cost.published``: the figures printed in the papers, and the
@@ -18,24 +20,9 @@
   (``recount``, ``recount_totals``).
 """
 
-from analysis.cost.table import (
-    BYTES_PER_FLOAT32,
-    COLUMNS,
-    COMPARED_QUANTITIES,
-    HANDLERS,
-    MAC_CONVENTION,
-    OpCount,
-    block_of,
-    block_totals,
-    compare_table,
-    cost_sweep,
-    count_layer,
-    layer_role,
-    layer_table,
-    role_totals,
-    summarize,
-)
+from analysis.cost.formulas import MAC_CONVENTION
+from analysis.cost.groups import block_of, block_totals, layer_role, role_totals
+from analysis.cost.table import compare_table, cost_sweep, layer_table, summarize
 
-__all__ = ["BYTES_PER_FLOAT32", "COLUMNS", "COMPARED_QUANTITIES", "HANDLERS", "MAC_CONVENTION", "OpCount",
-           "block_of", "block_totals", "compare_table", "cost_sweep", "count_layer", "layer_role", "layer_table",
+__all__ = ["MAC_CONVENTION", "block_of", "block_totals", "compare_table", "cost_sweep", "layer_role", "layer_table",
            "role_totals", "summarize"]

@@ -27,8 +27,11 @@ import math
 
 import pandas as pd
 
-from analysis.cost.table import MAC_CONVENTION, layer_role, table_of
+from analysis.cost.formulas import MAC_CONVENTION
+from analysis.cost.groups import layer_role
+from analysis.cost.table import table_of
 from analysis.variants import Variant
+from nets.errors import BadInput
 
 PARTS = ("body", "head")
 # Parameter-free layers that join the last feature map to the first fully
@@ -43,12 +46,12 @@ def head_start(table):
     flatten, dropout or reshape layers right before it.
 
     Raises:
-        ValueError: the table has no fully connected layer (a network built
+        BadInput: the table has no fully connected layer (a network built
             without its top), named by the model.
     """
     roles = [layer_role(n, t, k) for n, t, k in zip(table["name"], table["type"], table["kernel_size"])]
     if "Fully connected" not in roles:
-        raise ValueError(f"{table.attrs.get('model', 'the model')} has no fully connected head "
+        raise BadInput(f"{table.attrs.get('model', 'the model')} has no fully connected head "
                          "(built with include_top=False?). Received a table without one")
     start = roles.index("Fully connected")
     types = list(table["type"])
@@ -124,7 +127,7 @@ def attribution_ratios(table):
     """
     networks = list(dict.fromkeys(table["network"]))
     if len(networks) != 2:
-        raise ValueError(f"attribution_ratios needs the table of two networks. Received networks={networks!r}")
+        raise BadInput(f"attribution_ratios needs the table of two networks. Received networks={networks!r}")
     a, b = (table[table["network"] == n].set_index("part") for n in networks)
     rows = []
     for part in (*PARTS, "total"):

@@ -17,10 +17,9 @@ The 22 rows ship in ``analysis/data/cs231n_vgg16_memory.csv`` (source in
   not 24M, and 61 MB, not 93. Our ``layer_table`` gives the same per-layer
   outputs and the same sum. No count of these layers reaches 24M: keeping
   each convolution's output before *and* after its ReLU would give 28.8M.
-  The printed total is not derived from the rows (cs231n/cs231n.github.io
-  issue #88, "Memory usage calculation for VGGNet", open since 2016, asks
-  the same). Nor is 24M x 4 bytes 93 MB: it is 96 MB (91.6 MiB), and some later copies of
-  the table print "~= 96MB".
+  The printed total is not derived from the rows (as cs231n/cs231n.github.io
+  issue #88, "Memory usage calculation for VGGNet", also finds). Nor is
+  24M x 4 bytes 93 MB: it is 96 MB (91.6 MiB).
 - **Weights.** The rows count kernel weights only, no biases (conv1_1:
   3*3*3*64 = 1,728; ours 1,792), and sum to 138,344,128; with the 13,416
   biases of the 16 layers ours is 138,357,544, keras.applications' count.

@@ -20,7 +20,8 @@ import pandas as pd
 
 from analysis import paths
 from analysis.cost.separable import separable_conv_cost, standard_conv_cost
-from analysis.cost.table import layer_table, role_totals
+from analysis.cost.groups import role_totals
+from analysis.cost.table import layer_table
 from analysis.variants import Variant
 
 PUBLISHED_CSV = paths.DATA_DIR / "published.csv"

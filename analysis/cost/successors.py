@@ -26,7 +26,8 @@ import pandas as pd
 
 from analysis import paths
 from analysis.cost.published import published, read_figures
-from analysis.cost.table import BYTES_PER_FLOAT32, layer_role, layer_table, summarize
+from analysis.cost.groups import layer_role
+from analysis.cost.table import BYTES_PER_FLOAT32, layer_table, summarize
 from analysis.variants import Variant
 
 SUCCESSORS_CSV = paths.DATA_DIR / "successors.csv"

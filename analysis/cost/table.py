@@ -34,9 +34,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.cost import receptive
-from analysis.cost.groups import block_of, block_totals, layer_role, role_totals  # noqa: F401 (re-exported)
-from analysis.cost.formulas import (  # noqa: F401 (HANDLERS, OpCount re-exported)
-    HANDLERS, MAC_CONVENTION, OpCount, activation_name, count_layer, tensor_elements)
+from analysis.cost.formulas import MAC_CONVENTION, activation_name, count_layer, tensor_elements
 from analysis.cost.graph import calls, functional_graph
 from analysis.variants import Variant, mobilenet_grid
 from nets.errors import BadInput
@@ -66,15 +64,11 @@ def _fixed_input(model):
 def layer_table(model):
     """One row per layer of ``model``: shapes, parameters, MACs, FLOPs, memory and receptive field.
 
-    Shapes exclude the batch dimension; counts are per image (batch 1).
-    ``macs`` are multiply-adds and ``flops`` = 2 x ``macs``; ``other_ops``
-    holds bias, normalization, activation, pooling and element-wise
-    operations by the formulas of ``analysis.cost.formulas``. Bytes are
-    float32. ``receptive_field`` and ``jump`` are in input pixels
-    (``analysis.cost.receptive``; the largest over the spatial axes; with
-    several inputs, the largest r among them). Rows of a layer class the
-    counter does not know have ``supported=False`` and <NA> counts (and no
-    receptive field from there on).
+    Shapes exclude the batch dimension; the columns follow the conventions
+    above (per image, MACs and FLOPs = 2 x MACs, float32 bytes, receptive
+    field and jump in input pixels, the largest over the spatial axes).
+    Rows of a layer class the counter does not know have ``supported=False``
+    and <NA> counts (and no receptive field from there on).
 
     Rows are the calls of ``analysis.cost.graph.calls``: ``keras.ops``
     operations of the graph included, nested models through their layers
@@ -92,54 +86,8 @@ def layer_table(model):
         A ``pandas.DataFrame`` with the columns of ``COLUMNS``.
     """
     _fixed_input(model)
-    rows, seen, states = [], set(), {}
-    for call in calls(model):
-        layer = call.operation
-        outs = tuple(_shape(t) for t in call.outputs)
-        ins = outs if call.is_input else tuple(_shape(t) for t in call.inputs)
-        if any(d is None for shape in ins + outs for d in shape):
-            raise BadInput(f"Layer {call.name!r} of {model.name!r} has a size left open (input {ins}, "
-                           f"output {outs}): give a resolution to count it, e.g. --resolution 224")
-        out_shape = outs[0] if len(outs) == 1 else outs
-        in_shape = ins[0] if len(ins) == 1 else ins
-        count = count_layer(layer, ins, outs[0]) if outs else None
-        weights = [w for w in getattr(layer, "weights", ()) if id(w) not in seen]
-        trainable_ids = {id(w) for w in getattr(layer, "trainable_weights", ())}
-        seen.update(id(w) for w in weights)
-        params = sum(tensor_elements(w.shape) for w in weights)
-        trainable = sum(tensor_elements(w.shape) for w in weights if id(w) in trainable_ids)
-        out_elements = tensor_elements(outs[0]) if len(outs) == 1 else 0
-        state = receptive.propagate(layer, [states.get(id(t)) for t in call.inputs], ins, outs[0]) \
-            if count is not None and outs else None
-        for tensor in call.outputs:
-            states[id(tensor)] = state
-        r, j = receptive.reported(state)
-        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
-        strides = getattr(layer, "strides", None)
-        weight_bytes = BYTES_PER_FLOAT32 * params
-        traffic = BYTES_PER_FLOAT32 * (sum(tensor_elements(s) for s in ins) + out_elements) + weight_bytes
-        rows.append({
-            "name": call.name,
-            "type": call.type_name,
-            "input_shape": in_shape,
-            "output_shape": out_shape,
-            "kernel_size": tuple(kernel) if kernel else None,
-            "strides": tuple(strides) if isinstance(strides, (tuple, list)) and strides else None,
-            "activation": activation_name(layer),
-            "params": params,
-            "trainable_params": trainable,
-            "non_trainable_params": params - trainable,
-            "macs": count.macs if count else pd.NA,
-            "flops": 2 * count.macs if count else pd.NA,
-            "other_ops": count.other_ops if count else pd.NA,
-            "activations": out_elements,
-            "activation_bytes": BYTES_PER_FLOAT32 * out_elements,
-            "weight_bytes": weight_bytes,
-            "arithmetic_intensity": (2 * count.macs / traffic) if count and traffic else (0.0 if count else math.nan),
-            "supported": count is not None,
-            "receptive_field": r,
-            "jump": j,
-        })
+    seen, states = set(), {}  # weights counted so far (ids); receptive-field state per tensor (ids)
+    rows = [_row(model, call, seen, states) for call in calls(model)]
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     for column in ("macs", "flops", "other_ops"):
         table[column] = table[column].astype("Int64")
@@ -153,6 +101,71 @@ def layer_table(model):
     table.attrs["lower_bound"] = bool(len(unsupported))
     table.attrs["unsupported_types"] = sorted(set(unsupported))
     return table
+
+
+def _call_shapes(model, call):
+    """The input and output shapes of ``call`` (an input's are its output's); BadInput if one is open."""
+    outs = tuple(_shape(t) for t in call.outputs)
+    ins = outs if call.is_input else tuple(_shape(t) for t in call.inputs)
+    if any(d is None for shape in ins + outs for d in shape):
+        raise BadInput(f"Layer {call.name!r} of {model.name!r} has a size left open (input {ins}, "
+                       f"output {outs}): give a resolution to count it, e.g. --resolution 224")
+    return ins, outs
+
+
+def _new_params(layer, seen):
+    """(parameters, trainable parameters) of the weights of ``layer`` not in ``seen`` (ids), now added to it."""
+    weights = [w for w in getattr(layer, "weights", ()) if id(w) not in seen]
+    trainable_ids = {id(w) for w in getattr(layer, "trainable_weights", ())}
+    seen.update(id(w) for w in weights)
+    params = sum(tensor_elements(w.shape) for w in weights)
+    return params, sum(tensor_elements(w.shape) for w in weights if id(w) in trainable_ids)
+
+
+def _receptive(call, count, ins, outs, states):
+    """(receptive field, jump) after ``call``, its state recorded in ``states`` under each output tensor."""
+    layer = call.operation
+    state = receptive.propagate(layer, [states.get(id(t)) for t in call.inputs], ins, outs[0]) \
+        if count is not None and outs else None
+    for tensor in call.outputs:
+        states[id(tensor)] = state
+    return receptive.reported(state)
+
+
+def _row(model, call, seen, states):
+    """The ``layer_table`` row of ``call``; ``seen`` and ``states`` carry weights and receptive fields."""
+    layer = call.operation
+    ins, outs = _call_shapes(model, call)
+    count = count_layer(layer, ins, outs[0]) if outs else None
+    params, trainable = _new_params(layer, seen)
+    out_elements = tensor_elements(outs[0]) if len(outs) == 1 else 0
+    r, j = _receptive(call, count, ins, outs, states)
+    kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+    strides = getattr(layer, "strides", None)
+    weight_bytes = BYTES_PER_FLOAT32 * params
+    traffic = BYTES_PER_FLOAT32 * (sum(tensor_elements(s) for s in ins) + out_elements) + weight_bytes
+    return {
+        "name": call.name,
+        "type": call.type_name,
+        "input_shape": ins[0] if len(ins) == 1 else ins,
+        "output_shape": outs[0] if len(outs) == 1 else outs,
+        "kernel_size": tuple(kernel) if kernel else None,
+        "strides": tuple(strides) if isinstance(strides, (tuple, list)) and strides else None,
+        "activation": activation_name(layer),
+        "params": params,
+        "trainable_params": trainable,
+        "non_trainable_params": params - trainable,
+        "macs": count.macs if count else pd.NA,
+        "flops": 2 * count.macs if count else pd.NA,
+        "other_ops": count.other_ops if count else pd.NA,
+        "activations": out_elements,
+        "activation_bytes": BYTES_PER_FLOAT32 * out_elements,
+        "weight_bytes": weight_bytes,
+        "arithmetic_intensity": (2 * count.macs / traffic) if count and traffic else (0.0 if count else math.nan),
+        "supported": count is not None,
+        "receptive_field": r,
+        "jump": j,
+    }
 
 
 def table_of(subject, argument="subject"):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.cost.graph import calls, nested_models
 from nets.backend import keras
+from nets.errors import Unavailable
 
 # After Keras (nets.backend), so that TensorFlow starts quietly.
 import tensorflow as tf
@@ -138,9 +139,8 @@ def tf_profiler_counts(model, *, freeze=True):
     and its graph profiled with ``ProfileOptionBuilder.float_operation()``;
     each op's float_ops go to the layer named in its scope. The profiler
     counts 2 per multiply-add. ``freeze=False`` profiles the graph with its
-    variables instead: the same ops with the same static shapes, hence the
-    same counts, without copying every weight into the graph (VGG16's 138M
-    parameters take tens of seconds to freeze).
+    variables instead: the same ops and static shapes, hence the same counts,
+    without copying every weight into the graph.
 
     Returns:
         A ``pandas.DataFrame``, one row per call of ``analysis.cost.graph.calls``
@@ -154,51 +154,54 @@ def tf_profiler_counts(model, *, freeze=True):
         is the profiler's total for the graph and the functions it calls;
         ``attrs["frozen"]`` says whether the profiled graph was frozen.
 
-    The profiler does not look inside a function call (Keras runs a
-    grouped convolution on CPU, ConvNeXt's 7x7 depthwise ones for instance,
-    as an XLA-compiled function): each called function's own traced graph
-    is profiled with its static shapes and its ops go to the layer of the
-    call. Such a graph is never frozen (freezing inlines the call and loses
-    the shapes). ``keras.ops`` operations in a functional graph (``x + 3.0``)
-    open no name scope of their own, so their ops land in ``"(outside
-    layers)"``.
+    The profiler does not look inside a function call (Keras runs a grouped
+    convolution on CPU as an XLA-compiled function): each called function's
+    traced graph is profiled and its ops go to the layer of the call; such a
+    graph is never frozen. ``keras.ops`` operations in a functional graph
+    (``x + 3.0``) open no name scope, so their ops land in ``"(outside layers)"``.
     """
     if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            f"tf_profiler_counts needs the TensorFlow backend, Keras runs on {keras.backend.backend()!r}"
-        )
+        raise Unavailable(f"tf_profiler_counts needs the TensorFlow backend, Keras runs on "
+                          f"{keras.backend.backend()!r}: run it without KERAS_BACKEND set")
     graph, frozen = _inference_graph(model, freeze)
     float_ops = _profile_float_ops(graph)
-    function_flops = 0
     names = [call.name for call in calls(model)]
-    known, containers = set(names), set(nested_models(model))
-    per_layer = {name: {"tf_ops": {}, "tf_uncounted": set()} for name in names + [UNATTRIBUTED]}
-    for op in graph.get_operations():
-        layer = layer_of_op(op.name, known, containers) or UNATTRIBUTED
-        flops = float_ops.get(op.name, 0)
-        called = _function_op_flops(graph, op) if op.type in _CALL_OP_TYPES else None
-        if called is not None:
-            ops = per_layer[layer]["tf_ops"]
-            for kind, count in called.items():
-                ops[kind] = ops.get(kind, 0) + count
-                function_flops += count
-        elif flops:
-            ops = per_layer[layer]["tf_ops"]
-            ops[op.type] = ops.get(op.type, 0) + flops
-        elif op.type not in TF_NO_ARITHMETIC_OP_TYPES:
-            per_layer[layer]["tf_uncounted"].add(op.type)
-    rows = []
-    for name, counts in per_layer.items():
-        ops = dict(sorted(counts["tf_ops"].items()))
-        if name == UNATTRIBUTED and not ops:
-            continue
-        conv = sum(v for k, v in ops.items() if k in TF_MAC_OP_TYPES)
-        rows.append({"name": name, "tf_flops": sum(ops.values()), "tf_conv_flops": conv,
-                     "tf_other_flops": sum(ops.values()) - conv, "tf_ops": ops,
-                     "tf_uncounted": sorted(counts["tf_uncounted"])})
+    per_layer, function_flops = _ops_per_layer(graph, float_ops, names, set(nested_models(model)))
+    rows = [_profiler_row(name, counts) for name, counts in per_layer.items()
+            if name != UNATTRIBUTED or counts["tf_ops"]]
     table = pd.DataFrame(rows)
     for column in ("tf_flops", "tf_conv_flops", "tf_other_flops"):
         table[column] = table[column].astype("Int64")
     table.attrs.update(total_flops=sum(float_ops.values()) + function_flops, model=model.name, frozen=frozen)
     return table
+
+
+def _ops_per_layer(graph, float_ops, names, containers):
+    """``({layer: {"tf_ops": {op type: float ops}, "tf_uncounted": {op type}}}, float ops of called
+    functions)``: each op of ``graph`` under the layer of its scope (``UNATTRIBUTED`` last)."""
+    function_flops = 0
+    known = set(names)
+    per_layer = {name: {"tf_ops": {}, "tf_uncounted": set()} for name in names + [UNATTRIBUTED]}
+    for op in graph.get_operations():
+        layer = per_layer[layer_of_op(op.name, known, containers) or UNATTRIBUTED]
+        flops = float_ops.get(op.name, 0)
+        called = _function_op_flops(graph, op) if op.type in _CALL_OP_TYPES else None
+        if called is not None:
+            for kind, count in called.items():
+                layer["tf_ops"][kind] = layer["tf_ops"].get(kind, 0) + count
+                function_flops += count
+        elif flops:
+            layer["tf_ops"][op.type] = layer["tf_ops"].get(op.type, 0) + flops
+        elif op.type not in TF_NO_ARITHMETIC_OP_TYPES:
+            layer["tf_uncounted"].add(op.type)
+    return per_layer, function_flops
+
+
+def _profiler_row(name, counts):
+    """The ``tf_profiler_counts`` row of layer ``name`` from its entry of ``_ops_per_layer``."""
+    ops = dict(sorted(counts["tf_ops"].items()))
+    conv = sum(v for k, v in ops.items() if k in TF_MAC_OP_TYPES)
+    return {"name": name, "tf_flops": sum(ops.values()), "tf_conv_flops": conv,
+            "tf_other_flops": sum(ops.values()) - conv, "tf_ops": ops,
+            "tf_uncounted": sorted(counts["tf_uncounted"])}
 

@@ -10,7 +10,8 @@ import pandas as pd
 
 from analysis.cost.published import variant_costs
 from analysis.cost.receptive import stacked_convolutions
-from analysis.cost.table import block_of, layer_role, layer_table
+from analysis.cost.groups import block_of, layer_role
+from analysis.cost.table import layer_table
 from nets.errors import BadInput
 
 TRACE_COLUMNS = ("name", "type", "output_shape", "params")

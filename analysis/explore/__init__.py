@@ -21,15 +21,12 @@ default view where JupyterLab shows the live widget.
   giving the most accurate network under the budget.
 """
 
-from analysis.explore.budget import BudgetView, budget_explorer, budget_options, budget_points, budget_precisions, budget_view
-from analysis.explore.depthwise import DepthwiseStep, depthwise_step, depthwise_stepper, example_depthwise_input
-from analysis.explore.roofline import BATCHES, ROOFLINE_VARIANTS, RooflineView, roofline_explorer, roofline_view, shipped_machine
-from analysis.explore.variant import NETWORKS, VariantView, explore_variant, variant_explorer, variant_view
-from analysis.explore.widgets import FIGURE_DPI, Explorer, figure_html, table_html
+from analysis.explore.budget import budget_explorer, budget_view
+from analysis.explore.depthwise import depthwise_step, depthwise_stepper, example_depthwise_input
+from analysis.explore.roofline import roofline_explorer, roofline_view, shipped_machine
+from analysis.explore.variant import variant_explorer, variant_view
 
 __all__ = [
-    "BATCHES", "BudgetView", "DepthwiseStep", "Explorer", "FIGURE_DPI", "NETWORKS", "ROOFLINE_VARIANTS", "RooflineView",
-    "VariantView", "budget_explorer", "budget_options", "budget_points", "budget_precisions", "budget_view",
-    "depthwise_step", "depthwise_stepper", "example_depthwise_input", "explore_variant", "figure_html",
-    "roofline_explorer", "roofline_view", "shipped_machine", "table_html", "variant_explorer", "variant_view",
+    "budget_explorer", "budget_view", "depthwise_step", "depthwise_stepper", "example_depthwise_input",
+    "roofline_explorer", "roofline_view", "shipped_machine", "variant_explorer", "variant_view",
 ]

@@ -12,6 +12,7 @@ import pandas as pd
 from analysis import plots, results
 from analysis.accuracy.tradeoffs import published_deployed_points
 from analysis.explore.widgets import Explorer, figure_html, table_html
+from analysis.plots.tradeoffs import DEPLOYED_STYLE
 from analysis.speed.runtimes import PRECISIONS
 from nets import checks
 
@@ -37,7 +38,6 @@ class BudgetView:
     best: object
 
 
-@functools.lru_cache(maxsize=1)
 def budget_points():
     """Published ImageNet top-1 against the shipped latency study's ms per image
     (``published_deployed_points``), one row per variant, runtime and precision."""
@@ -62,12 +62,12 @@ def budget_view(runtime="litert", precision="fp32", budget_ms=2.0, points=None):
     return BudgetView(runtime, precision, budget_ms, chosen, under, under.iloc[0] if len(under) else None)
 
 
-def _render_budget(view):
+def _render_budget(view, source):
     best = view.best
     rows = view.points.assign(pick=[v if best is not None and v == best["variant"] else ""
                                     for v in view.points["variant"]])
     ax = plots.draw_tradeoff(rows, "ms_per_image", "accuracy_%",
-                             style=dataclasses.replace(plots.DEPLOYED_STYLE, label_column="pick"))
+                             style=dataclasses.replace(DEPLOYED_STYLE, label_column="pick"))
     low, high = ax.get_xlim()
     high = max(high, 1.5 * view.budget_ms)
     ax.axvspan(view.budget_ms, high, color="0.9", zorder=0, label="over the budget")
@@ -87,13 +87,13 @@ def _render_budget(view):
                    f"{best['ms_per_image']:.2f} ms per image.")
     table = view.under[["variant", "ms_per_image", "accuracy_%", "source"]]
     return (f"<p>{verdict}</p>" + figure_html(ax.figure) + (table_html(table, max_height=240) if len(table) else "")
-            + f"<p><small>Latency: {html.escape(results.describe(results.results('latency_study')))} "
+            + f"<p><small>Latency: {html.escape(source)} "
               f"Accuracy: published top-1 (source column).</small></p>")
 
 
-def _adjust_budget(controls, change):
+def _adjust_budget(points, controls, change):
     if change is not None and change["owner"] is controls["runtime"]:
-        precisions = budget_precisions(change["new"])
+        precisions = budget_precisions(change["new"], points)
         keep = controls["precision"].value
         controls["precision"].options = precisions
         controls["precision"].value = keep if keep in precisions else precisions[0]
@@ -106,9 +106,11 @@ def budget_explorer(runtime="litert", precision="fp32", budget_ms=2.0):
     controls = {
         "runtime": widgets.Dropdown(options=list(dict.fromkeys(points["runtime"])), value=runtime,
                                     description="runtime"),
-        "precision": widgets.ToggleButtons(options=budget_precisions(runtime), value=precision,
+        "precision": widgets.ToggleButtons(options=budget_precisions(runtime, points), value=precision,
                                            description="precision"),
         "budget_ms": widgets.SelectionSlider(options=budget_options(checks.positive_number("budget_ms", budget_ms)),
                                              value=budget_ms, description="budget ms", continuous_update=False),
     }
-    return Explorer("Latency and accuracy explorer", controls, budget_view, _render_budget, adjust=_adjust_budget)
+    source = results.describe(results.results("latency_study"))
+    return Explorer("Latency and accuracy explorer", controls, functools.partial(budget_view, points=points),
+                    functools.partial(_render_budget, source=source), adjust=functools.partial(_adjust_budget, points))

@@ -38,7 +38,6 @@ class RooflineView:
     summary: pd.DataFrame
 
 
-@functools.lru_cache(maxsize=1)
 def shipped_machine():
     """The peaks per precision (GFLOP/s, GOP/s for int8) and DRAM bandwidth (GB/s) of the machine
     that measured the shipped latency study, with a line saying where they come from."""
@@ -73,7 +72,7 @@ def roofline_view(peak_gflops, bandwidth_gbs, batch=1, precision="fp32", fused=T
                         _bound_summary(bounds))
 
 
-def _render_roofline(view):
+def _render_roofline(view, source):
     ax = plots.draw_roofline(view.bounds, {"peak_gflops": view.peak_gflops, "bandwidth_gbs": view.bandwidth_gbs})
     ax.axvline(view.ridge, color="#d55e00", linestyle=":", linewidth=1.2)
     ax.set_title(f"{view.precision}, batch {view.batch}: ridge at {view.ridge:,.1f} operations per byte", loc="left")
@@ -82,12 +81,12 @@ def _render_roofline(view):
             f"<b>{view.ridge:,.1f}</b> operations per byte: a layer of lower intensity is memory-bound. "
             f"Roofline bound of the whole network, batch {view.batch}: {totals}.</p>"
             + table_html(view.summary) + figure_html(ax.figure)
-            + f"<p><small>Defaults: {html.escape(shipped_machine()['source'])}</small></p>")
+            + f"<p><small>Defaults: {html.escape(source)}</small></p>")
 
 
-def _adjust_roofline(controls, change):
+def _adjust_roofline(machine, controls, change):
     if change is not None and change["owner"] is controls["precision"]:
-        peak = shipped_machine()["peaks"].get(change["new"])
+        peak = machine["peaks"].get(change["new"])
         if peak:
             place_on_grid(controls["peak_gflops"], peak, 1, 5)
 
@@ -102,4 +101,6 @@ def roofline_explorer(precision="fp32", batch=1):
         "batch": widgets.SelectionSlider(options=BATCHES, value=batch, description="batch", continuous_update=False),
         "precision": widgets.ToggleButtons(options=PRECISIONS, value=precision, description="precision"),
     }
-    return Explorer("Roofline explorer", controls, roofline_view, _render_roofline, adjust=_adjust_roofline)
+    return Explorer("Roofline explorer", controls, roofline_view,
+                    functools.partial(_render_roofline, source=machine["source"]),
+                    adjust=functools.partial(_adjust_roofline, machine))

@@ -9,7 +9,8 @@ import pandas as pd
 
 from analysis import plots
 from analysis.cost.published import variant_costs
-from analysis.cost.table import role_totals, summarize
+from analysis.cost.groups import role_totals
+from analysis.cost.table import summarize
 from analysis.explore.widgets import Explorer, figure_html, table_html
 from analysis.variants import ALPHAS, FC6_AUTO, RESOLUTIONS, Variant
 from nets import checks

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
-from analysis.cost.table import block_of
+from analysis.cost.groups import block_of
 from nets.errors import BadInput
 from analysis.plots.style import LAYER_TYPE_COLORS, layer_color
 
@@ -85,38 +85,8 @@ def draw_architecture(table, ax=None, title=None, legend=True):
     Returns:
         The matplotlib Axes.
     """
-    missing = {"name", "type", "output_shape", "macs"} - set(table.columns)
-    if missing:
-        raise BadInput(
-            f"table must be a layer_table with columns name, type, output_shape, macs. "
-            f"Received a table without {sorted(missing)}"
-        )
-    if table.empty:
-        raise BadInput("table must have at least one layer. Received an empty table")
-    # Boxes: (x, width, height, type); strips follow their box.
-    boxes, strips, blocks = [], [], []
-    x = 0.0
-    for row in table.to_dict("records"):
-        side, channels = _side_and_channels(row["output_shape"])
-        block = block_of(row["name"])
-        new_block = not blocks or blocks[-1]["block"] != block
-        if _is_box(row) or not boxes:
-            if boxes:
-                x += _BLOCK_GAP if new_block else _GAP
-            width = max(math.log2(max(channels, 1)), _MIN_BOX_WIDTH)
-            height = math.sqrt(side)
-            boxes.append((x, width, height, row["type"]))
-            start, x = x, x + width
-        else:
-            height = boxes[-1][2]
-            strips.append((x, _STRIP_WIDTH, height, row["type"]))
-            start, x = x, x + _STRIP_WIDTH
-        if new_block:
-            blocks.append({"block": block, "start": start, "end": x})
-        else:
-            blocks[-1]["end"] = x
-        blocks[-1]["label"] = f"{block}\n{_shape_text(row['output_shape'])}"
-
+    _check_table(table)
+    boxes, strips, blocks, x = _layout(table)
     # Keep what is already drawn on this Axes or on Axes sharing its scale.
     drawn_before = ax is not None and any(
         other.has_data()
@@ -129,13 +99,59 @@ def draw_architecture(table, ax=None, title=None, legend=True):
             (left, -height / 2), width, height,
             facecolor=layer_color(layer_type), edgecolor="white", linewidth=0.4,
         ))
-
-    x_lo, x_hi = -_BLOCK_GAP, x + _BLOCK_GAP
-    if drawn_before:
-        x_lo, x_hi = min(x_lo, ax.get_xlim()[0]), max(x_hi, ax.get_xlim()[1])
-    ax.set_xlim(x_lo, x_hi)
-
+    _grow_limits(ax.get_xlim, ax.set_xlim, -_BLOCK_GAP, x + _BLOCK_GAP, drawn_before)
     top = max(height for _, _, height, _ in boxes) / 2
+    label_rows = _draw_block_labels(ax, blocks, top)  # after the x limits: label widths use the x scale
+    _grow_limits(ax.get_ylim, ax.set_ylim, -top - _LABEL_PAD - (max(label_rows) + 1) * _LABEL_ROW, top + 0.5,
+                 drawn_before)
+    ax.set_axis_off()
+    ax.set_title(table.attrs.get("model", "") if title is None else title, loc="left")
+    if legend:
+        _draw_legend(ax, {layer_type for *_, layer_type in boxes + strips})
+    return ax
+
+
+def _check_table(table):
+    """BadInput unless ``table`` is a non-empty layer table with the columns drawn."""
+    missing = {"name", "type", "output_shape", "macs"} - set(table.columns)
+    if missing:
+        raise BadInput(
+            f"table must be a layer_table with columns name, type, output_shape, macs. "
+            f"Received a table without {sorted(missing)}"
+        )
+    if table.empty:
+        raise BadInput("table must have at least one layer. Received an empty table")
+
+
+def _layout(table):
+    """Boxes and strips ``(x, width, height, type)``, blocks ``{block, start, end, label}`` and the
+    right end, from left to right; a strip follows its box at the box's height."""
+    boxes, strips, blocks = [], [], []
+    x = 0.0
+    for row in table.to_dict("records"):
+        side, channels = _side_and_channels(row["output_shape"])
+        block = block_of(row["name"])
+        new_block = not blocks or blocks[-1]["block"] != block
+        if _is_box(row) or not boxes:
+            if boxes:
+                x += _BLOCK_GAP if new_block else _GAP
+            width = max(math.log2(max(channels, 1)), _MIN_BOX_WIDTH)
+            boxes.append((x, width, math.sqrt(side), row["type"]))
+            start, x = x, x + width
+        else:
+            strips.append((x, _STRIP_WIDTH, boxes[-1][2], row["type"]))
+            start, x = x, x + _STRIP_WIDTH
+        if new_block:
+            blocks.append({"block": block, "start": start, "end": x})
+        else:
+            blocks[-1]["end"] = x
+        blocks[-1]["label"] = f"{block}\n{_shape_text(row['output_shape'])}"
+    return boxes, strips, blocks, x
+
+
+def _draw_block_labels(ax, blocks, top):
+    """Each block's bracket under the boxes and its label, in rows that do not overlap; returns the
+    row of each label."""
     y_line = -top - _LABEL_PAD / 2
     label_rows = _label_rows(ax, blocks)
     for block, row in zip(blocks, label_rows):
@@ -147,21 +163,23 @@ def draw_architecture(table, ax=None, title=None, legend=True):
             ax.plot([centre, centre], [y_line, y_text + 0.2], color="0.75", linewidth=0.6)
         ax.text(centre, y_text, block["label"], ha="center", va="top",
                 fontsize=_LABEL_FONTSIZE, linespacing=1.1)
+    return label_rows
 
-    y_lo, y_hi = -top - _LABEL_PAD - (max(label_rows) + 1) * _LABEL_ROW, top + 0.5
+
+def _grow_limits(get_limits, set_limits, low, high, drawn_before):
+    """Set one axis' limits to ``(low, high)``, only ever growing them where something is drawn."""
     if drawn_before:
-        y_lo, y_hi = min(y_lo, ax.get_ylim()[0]), max(y_hi, ax.get_ylim()[1])
-    ax.set_ylim(y_lo, y_hi)
-    ax.set_axis_off()
-    ax.set_title(table.attrs.get("model", "") if title is None else title, loc="left")
-    if legend:
-        shown = {layer_type for *_, layer_type in boxes + strips}
-        names = [t for t in LAYER_TYPE_COLORS if t in shown]
-        if any(t not in LAYER_TYPE_COLORS for t in shown):
-            names.append("other")
-        handles = [Patch(facecolor=LAYER_TYPE_COLORS[t], label=t) for t in names]
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                  ncol=min(len(handles), 6), fontsize=8, frameon=False, title_fontsize=8,
-                  title="box height ∝ √(feature-map side, pixels); box width ∝ log2(channels)")
-    return ax
+        low, high = min(low, get_limits()[0]), max(high, get_limits()[1])
+    set_limits(low, high)
+
+
+def _draw_legend(ax, shown):
+    """A legend of the layer types ``shown``, in ``LAYER_TYPE_COLORS`` order, unknown ones as "other"."""
+    names = [t for t in LAYER_TYPE_COLORS if t in shown]
+    if any(t not in LAYER_TYPE_COLORS for t in shown):
+        names.append("other")
+    handles = [Patch(facecolor=LAYER_TYPE_COLORS[t], label=t) for t in names]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              ncol=min(len(handles), 6), fontsize=8, frameon=False, title_fontsize=8,
+              title="box height ∝ √(feature-map side, pixels); box width ∝ log2(channels)")
 

@@ -6,15 +6,16 @@ depthwise step is computed by ``analysis.explore.depthwise_step``. These functio
 """
 
 import math
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Polygon, Rectangle
 
 from analysis.cost.separable import separable_conv_cost, separable_ratio, standard_conv_cost
-from nets.errors import BadInput
 from analysis.plots.style import LAYER_TYPE_COLORS
 from nets import checks
+from nets.errors import BadInput
 
 # Colours of the three kinds: a standard and a pointwise convolution are both Conv2D layers.
 KIND_COLORS = {"standard": LAYER_TYPE_COLORS["Conv2D"], "depthwise": LAYER_TYPE_COLORS["DepthwiseConv2D"],
@@ -82,13 +83,34 @@ def _filter_row(ax, count, side, channels, color):
     return right, top
 
 
-def _kind_panel(ax, title, count, count_name, side, channels, formula, params, color):
-    """One kind's filters, its title and its parameters; returns the drawing's right and top extent."""
-    extent = _filter_row(ax, count, side, channels, color)
+@dataclass(frozen=True)
+class _Panel:
+    """One panel of ``draw_convolution_kinds``: ``count`` filters of ``side`` x ``side`` x ``channels``."""
+
+    kind: str
+    title: str
+    count: int
+    count_name: str
+    side: int
+    channels: int
+    formula: str
+
+
+def _panels(m, n, k):
+    """The panels (a), (b) and (c) for M = ``m``, N = ``n`` and a ``k`` x ``k`` kernel."""
+    return (_Panel("standard", "(a) standard convolution", n, "N", k, m, f"k²·M·N = {k}²·{m}·{n}"),
+            _Panel("depthwise", "(b) depthwise: one channel thick", m, "M", k, 1, f"k²·M = {k}²·{m}"),
+            _Panel("pointwise", "(c) pointwise (1×1) convolution", n, "N", 1, m, f"M·N = {m}·{n}"))
+
+
+def _kind_panel(ax, panel, params):
+    """One kind's filters, its title and its ``params``; returns the drawing's right and top extent."""
+    extent = _filter_row(ax, panel.count, panel.side, panel.channels, KIND_COLORS[panel.kind])
     ax.set_axis_off()
-    ax.set_title(title, loc="left", fontsize=11)
-    ax.text(0.0, -1.4, f"{count_name} = {count} filters, each {side}×{side}×{channels}", fontsize=9, va="top")
-    ax.text(0.0, -2.6, f"parameters {formula} = {params:,}", fontsize=10, va="top", fontweight="bold")
+    ax.set_title(panel.title, loc="left", fontsize=11)
+    ax.text(0.0, -1.4, f"{panel.count_name} = {panel.count} filters, each {panel.side}×{panel.side}×{panel.channels}",
+            fontsize=9, va="top")
+    ax.text(0.0, -2.6, f"parameters {panel.formula} = {params:,}", fontsize=10, va="top", fontweight="bold")
     return extent
 
 
@@ -115,14 +137,7 @@ def draw_convolution_kinds(in_channels=16, out_channels=32, kernel=3):
     counts = convolution_kinds_counts(in_channels, out_channels, kernel)
     m, n, k = in_channels, out_channels, kernel
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.3))
-    extents = [
-        _kind_panel(axes[0], "(a) standard convolution", n, "N", k, m, f"k²·M·N = {k}²·{m}·{n}",
-                    counts["standard"], KIND_COLORS["standard"]),
-        _kind_panel(axes[1], "(b) depthwise: one channel thick", m, "M", k, 1, f"k²·M = {k}²·{m}",
-                    counts["depthwise"], KIND_COLORS["depthwise"]),
-        _kind_panel(axes[2], "(c) pointwise (1×1) convolution", n, "N", 1, m, f"M·N = {m}·{n}",
-                    counts["pointwise"], KIND_COLORS["pointwise"]),
-    ]
+    extents = [_kind_panel(ax, panel, counts[panel.kind]) for ax, panel in zip(axes, _panels(m, n, k))]
     right, top = max(max(e[0] for e in extents), 12.0), max(max(e[1] for e in extents), 5.0)
     for ax in axes:  # one scale for the three panels, so that their sizes compare
         ax.set_xlim(-0.8, right + 0.8)

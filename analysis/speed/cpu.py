@@ -161,7 +161,7 @@ def theoretical_peaks(cores=None):
     if arch is None:
         described = (f"{identity[0]} family {identity[1]} model {identity[2]:#04x}" if identity
                      else "a CPU without vendor, family and model in /proc/cpuinfo")
-        return unknown, (f"theoretical peak unknown: {described} is not in machine.MICROARCHITECTURES "
+        return unknown, (f"theoretical peak unknown: {described} is not in analysis.speed.cpu.MICROARCHITECTURES "
                          f"(its FMA width is not known here)")
     if not clock:
         return unknown, f"theoretical peak unknown: {arch.name}, but /proc/cpuinfo reports no clock"

@@ -3,15 +3,18 @@
 """
 
 import contextlib
+import importlib
 import time
 
 import numpy as np
 
 from analysis.speed.cpu import BF16_FLAGS, core_count, cpu_flags, vnni_label
 from nets import checks
+from nets.errors import Unavailable
 
 
 def best_seconds(work, repeats, warmup=3):
+    """The fastest of ``repeats`` timed calls of ``work()`` after ``warmup`` untimed ones, in seconds."""
     for _ in range(warmup):
         work()
     times = []
@@ -22,7 +25,7 @@ def best_seconds(work, repeats, warmup=3):
     return min(times)
 
 
-class KernelUnavailable(RuntimeError):
+class KernelUnavailable(Unavailable):
     """A matrix-product kernel that cannot run here: its runtime is not installed, or the runtime
     chose no kernel of the precision asked."""
 
@@ -44,8 +47,6 @@ KERNELS = {
 
 
 def _optional(module):
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -224,9 +225,3 @@ def peak_method(precision, size, repeats, rates, skipped, fp32_peak):
         parts.append("no faster than fp32 here: not a native bf16 rate")
     return rates[kernel], "; ".join(parts)
 
-
-# The FMA resources of known cores: (vendor_id, cpu family, model ranges, microarchitecture).
-# AMD's model ranges are the ones Linux's arch/x86/kernel/cpu/amd.c assigns to each Zen
-# generation; a Zen 5 part not listed (0x60-0x7f) has a datapath width not known here. Intel
-# server cores with AVX-512 have one or two 512-bit FMA units depending on the SKU, so they are
-# left unknown; the client cores listed all have two 256-bit FMA units.

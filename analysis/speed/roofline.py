@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.cost.formulas import tensor_elements
-from analysis.cost.table import BYTES_PER_FLOAT32, layer_role
+from analysis.cost.groups import layer_role
+from analysis.cost.table import BYTES_PER_FLOAT32
 from analysis.speed.runtimes import PRECISIONS
 from analysis.speed.latency import time_calls
 from nets import checks

@@ -35,20 +35,9 @@ MOBILENET_BLOCKS = (
 SHALLOW_REMOVED_BLOCKS = (7, 8, 9, 10, 11)
 
 
-def mobilenet(
-    input_shape=(224, 224, 3),
-    alpha=1.0,
-    depth_multiplier=1,
-    dropout=1e-3,
-    num_classes=1000,
-    include_top=True,
-    weights=None,
-    separable=True,
-    shallow=False,
-    classifier_activation="softmax",
-    bn_momentum=0.99,
-    name=None,
-):
+def mobilenet(input_shape=(224, 224, 3), alpha=1.0, depth_multiplier=1, dropout=1e-3, num_classes=1000,
+              include_top=True, weights=None, separable=True, shallow=False, classifier_activation="softmax",
+              bn_momentum=0.99, name=None):
     """Build MobileNet v1 as in the source notes (and keras.applications).
 
     Reference:
@@ -95,6 +84,19 @@ def mobilenet(
 
     inputs = keras.Input(shape=input_shape, name="input")
     x = _conv_block(inputs, int(FIRST_CONV_FILTERS * alpha), strides=2, bn_momentum=bn_momentum)
+    x = _separable_blocks(x, alpha, depth_multiplier, separable, shallow, bn_momentum)
+    if include_top:
+        x = _top(x, num_classes, dropout, classifier_activation)
+    if name is None:
+        name = f"mobilenet_{alpha:g}_{input_shape[0]}".replace(".", "_")
+    model = keras.Model(inputs, x, name=name)
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
+def _separable_blocks(x, alpha, depth_multiplier, separable, shallow, bn_momentum):
+    """The 13 blocks of ``MOBILENET_BLOCKS``: separable, or full convolutions where ``separable`` is False."""
     for block_id, (filters, stride) in enumerate(MOBILENET_BLOCKS, start=1):
         if shallow and block_id in SHALLOW_REMOVED_BLOCKS:
             continue
@@ -103,21 +105,18 @@ def mobilenet(
             x = _depthwise_conv_block(x, filters, depth_multiplier, stride, block_id, bn_momentum)
         else:
             x = _full_conv_block(x, filters, stride, block_id, bn_momentum)
+    return x
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
-        x = layers.Dropout(dropout, name="dropout")(x)
-        x = layers.Conv2D(num_classes, 1, padding="same", name="conv_preds")(x)
-        x = layers.Reshape((num_classes,), name="reshape_2")(x)
-        if classifier_activation == "softmax":
-            x = layers.Activation("softmax", name="predictions")(x)
 
-    if name is None:
-        name = f"mobilenet_{alpha:g}_{input_shape[0]}".replace(".", "_")
-    model = keras.Model(inputs, x, name=name)
-    if weights is not None:
-        load_weights(model, weights)
-    return model
+def _top(x, num_classes, dropout, classifier_activation):
+    """Global average pooling, dropout, the 1x1 convolution ``conv_preds`` and the classifier."""
+    x = layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Conv2D(num_classes, 1, padding="same", name="conv_preds")(x)
+    x = layers.Reshape((num_classes,), name="reshape_2")(x)
+    if classifier_activation == "softmax":
+        x = layers.Activation("softmax", name="predictions")(x)
+    return x
 
 
 def _conv_bn_relu(x, conv, prefix, bn_momentum):
