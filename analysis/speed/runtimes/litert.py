@@ -29,16 +29,13 @@ def tflite_flatbuffer(model, calibration_images=None):
     """
     import tensorflow as tf  # the converter is TensorFlow's
 
-    from nets.backend import quiet_native_stderr
-
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if calibration_images is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([image[None]] for image in calibration_images)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
-        # The exporter prints its signature on stdout and the quantizer its settings on stderr.
-        with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr():
+        with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its signature there
             return converter.convert()
     except Exception as error:
         raise ConversionError(_message(model, error)) from error
@@ -63,10 +60,8 @@ def load(path, shape, threads, precision):
     """``run(x)``: the batch ``x`` (of ``shape``) through the .tflite at ``path``."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from nets.backend import quiet_native_stderr
-
-    with quiet_native_stderr():  # LiteRT announces its XNNPACK delegate on stderr
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    # LiteRT announces its XNNPACK delegate once per process on stderr; no setting silences it.
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
     index = interpreter.get_input_details()[0]["index"]
     interpreter.resize_tensor_input(index, list(shape))
     interpreter.allocate_tensors()
