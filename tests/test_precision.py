@@ -172,7 +172,7 @@ def test_copies_are_cached_per_precision_and_calibration(small_model, images, ca
 
 
 def test_interrupted_conversion_is_never_read_back(small_model, cache, monkeypatch):
-    def interrupted(variant, model, target, *rest):
+    def interrupted(model, target, *rest):
         target.write_bytes(b"half a flatbuffer")
         raise KeyboardInterrupt
 
