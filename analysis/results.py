@@ -97,6 +97,6 @@ def machine(about):
 
 
 def describe(frame):
-    """One line for a notebook: where a shipped result comes from."""
+    """One line for a notebook: where a result comes from (date, machine, command)."""
     a = frame.attrs
-    return f"Shipped result, measured {a.get('date', '?')} on {machine(a)} by `{a.get('command', '?')}`."
+    return f"Measured {a.get('date', '?')} on {machine(a)} by `{a.get('command', '?')}`."

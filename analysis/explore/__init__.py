@@ -23,10 +23,10 @@ default view where JupyterLab shows the live widget.
 
 from analysis.explore.budget import budget_explorer, budget_view
 from analysis.explore.depthwise import depthwise_step, depthwise_stepper, example_depthwise_input
-from analysis.explore.roofline import roofline_explorer, roofline_view, shipped_machine
+from analysis.explore.roofline import roofline_explorer, roofline_view, study_machine
 from analysis.explore.variant import variant_explorer, variant_view
 
 __all__ = [
     "budget_explorer", "budget_view", "depthwise_step", "depthwise_stepper", "example_depthwise_input",
-    "roofline_explorer", "roofline_view", "shipped_machine", "variant_explorer", "variant_view",
+    "roofline_explorer", "roofline_view", "study_machine", "variant_explorer", "variant_view",
 ]

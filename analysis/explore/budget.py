@@ -14,6 +14,7 @@ from analysis.accuracy.tradeoffs import published_deployed_points
 from analysis.explore.widgets import Explorer, figure_html, table_html
 from analysis.plots.tradeoffs import DEPLOYED_STYLE
 from analysis.speed.runtimes import PRECISIONS
+from analysis.study.folder import report_study
 from nets import checks
 
 BUDGETS_PER_DECADE = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
@@ -38,10 +39,10 @@ class BudgetView:
     best: object
 
 
-def budget_points():
-    """Published ImageNet top-1 against the shipped latency study's ms per image
-    (``published_deployed_points``), one row per variant, runtime and precision."""
-    return published_deployed_points(results.results("latency_study"))
+def budget_points(study=None):
+    """Published ImageNet top-1 against the ms per image of ``study``'s latency study (a
+    ``StudyFolder``; default: the report's), one row per variant, runtime and precision."""
+    return published_deployed_points((study or report_study()).read("latency_study"))
 
 
 def budget_precisions(runtime, points=None):
@@ -99,10 +100,11 @@ def _adjust_budget(points, controls, change):
         controls["precision"].value = keep if keep in precisions else precisions[0]
 
 
-def budget_explorer(runtime="litert", precision="fp32", budget_ms=2.0):
-    """A widget of runtime, precision and a latency budget over the shipped latency study, naming
-    the most accurate network within the budget (``budget_view``)."""
-    points = budget_points()
+def budget_explorer(runtime="litert", precision="fp32", budget_ms=2.0, study=None):
+    """A widget of runtime, precision and a latency budget over ``study``'s latency study (default:
+    the report's), naming the most accurate network within the budget (``budget_view``)."""
+    study = study or report_study()
+    points = budget_points(study)
     controls = {
         "runtime": widgets.Dropdown(options=list(dict.fromkeys(points["runtime"])), value=runtime,
                                     description="runtime"),
@@ -111,6 +113,6 @@ def budget_explorer(runtime="litert", precision="fp32", budget_ms=2.0):
         "budget_ms": widgets.SelectionSlider(options=budget_options(checks.positive_number("budget_ms", budget_ms)),
                                              value=budget_ms, description="budget ms", continuous_update=False),
     }
-    source = results.describe(results.results("latency_study"))
+    source = results.describe(study.read("latency_study"))
     return Explorer("Latency and accuracy explorer", controls, functools.partial(budget_view, points=points),
                     functools.partial(_render_budget, source=source), adjust=functools.partial(_adjust_budget, points))

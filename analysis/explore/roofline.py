@@ -12,6 +12,7 @@ from analysis import plots, results
 from analysis.cost.published import variant_costs
 from analysis.explore.widgets import Explorer, figure_html, log_slider, place_on_grid, table_html
 from analysis.speed.runtimes import PRECISIONS
+from analysis.study.folder import report_study
 from analysis.speed.roofline import layer_bounds, network_bound_ms, role_group
 from analysis.variants import Variant
 from nets import checks
@@ -38,12 +39,14 @@ class RooflineView:
     summary: pd.DataFrame
 
 
-def shipped_machine():
+def study_machine(study=None):
     """The peaks per precision (GFLOP/s, GOP/s for int8) and DRAM bandwidth (GB/s) of the machine
-    that measured the shipped latency study, with a line saying where they come from."""
-    study = results.results("latency_study")
-    return {"peaks": dict(study.attrs["peaks"]), "bandwidth_gbs": float(study.attrs["bandwidth_gbs"]),
-            "source": results.describe(study)}
+    that measured ``study`` (a ``StudyFolder``; default: the report's, ``report_study``), with a
+    line saying where they come from."""
+    latency = (study or report_study()).read("latency_study")
+    profile = latency.attrs["profile"]
+    return {"peaks": dict(profile["peaks"]), "bandwidth_gbs": float(profile["bandwidth_gbs"]),
+            "source": results.describe(latency)}
 
 
 def _bound_summary(bounds):
@@ -91,10 +94,10 @@ def _adjust_roofline(machine, controls, change):
             place_on_grid(controls["peak_gflops"], peak, 1, 5)
 
 
-def roofline_explorer(precision="fp32", batch=1):
+def roofline_explorer(precision="fp32", batch=1, study=None):
     """A widget of peak, bandwidth, batch and precision over the roofline of every layer of VGG16 and
-    MobileNet (``roofline_view``); the peak moves to the shipped peak of each precision chosen."""
-    machine = shipped_machine()
+    MobileNet (``roofline_view``); the peak moves to ``study``'s peak of each precision chosen."""
+    machine = study_machine(study)
     controls = {
         "peak_gflops": log_slider(machine["peaks"][precision], 1, 5, "peak GOP/s", ",.0f"),
         "bandwidth_gbs": log_slider(machine["bandwidth_gbs"], 0, 4, "GB/s", ",.1f"),
