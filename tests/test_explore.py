@@ -259,7 +259,7 @@ def _published_top1(precision):
 
 
 def _best_by_hand(runtime, precision, budget_ms):
-    study = pd.read_csv(RESULTS / "latency_study.csv")
+    study = pd.read_csv(REFERENCE / "latency_study.csv")
     rows = study[(study["runtime"] == runtime) & (study["precision"] == precision)
                  & (study["ms_per_image"] <= budget_ms)].copy()
     rows["top1"] = rows["variant"].map(_published_top1(precision))
@@ -288,7 +288,7 @@ def test_budget_explorer_offers_each_runtimes_precisions_and_says_when_nothing_f
     explorer.controls["runtime"].value = "keras"
     assert tuple(explorer.controls["precision"].options) == ("fp32",)
     assert explorer.view.precision == "fp32"
-    fastest = pd.read_csv(RESULTS / "latency_study.csv").query("runtime == 'keras'")["ms_per_image"].min()
+    fastest = pd.read_csv(REFERENCE / "latency_study.csv").query("runtime == 'keras'")["ms_per_image"].min()
     explorer.controls["budget_ms"].value = max(b for b in explorer.controls["budget_ms"].options if b < fastest)
     assert explorer.view.best is None and explorer.view.under.empty
     assert "No network runs within" in explorer.output.value
