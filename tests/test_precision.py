@@ -14,6 +14,7 @@ from ai_edge_litert.interpreter import Interpreter
 from analysis import speed
 from analysis.accuracy import training
 from analysis.accuracy.datasets import load_dataset
+from analysis.accuracy.settings import TrainingSettings
 from analysis.cli import main
 from analysis.paths import quick_mode
 from analysis.speed import conversions, latency, runtimes
@@ -211,7 +212,8 @@ def test_missing_runtime_package_is_bad_input(capsys, monkeypatch):
 
 def test_train_quantize_measures_accuracy_on_each_converted_copy(digits, cache, monkeypatch):
     monkeypatch.setattr(training.paths, "TABLES_DIR", cache)
-    result = training.train(SMALL, digits.subset(300), epochs=3, quantize=("fp32", "int8"), progress=False)
+    result = training.train(SMALL, digits.subset(300), TrainingSettings(epochs=3), quantize=("fp32", "int8"),
+                            progress=False)
     pairs = [(row["runtime"], row["precision"]) for row in result.quantized]
     assert pairs == [("litert", "fp32"), ("litert", "int8"), ("openvino", "fp32"), ("openvino", "int8"),
                      ("onnxruntime", "fp32"), ("onnxruntime", "int8")]
