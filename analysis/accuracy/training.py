@@ -52,7 +52,6 @@ from analysis.accuracy.settings import TrainingRequest
 from analysis.cost.table import summarize
 from analysis.speed.latency import measure
 from analysis.variants import FC6_AUTO
-from nets import checks
 from nets.backend import keras
 from nets.errors import BadInput
 
@@ -112,8 +111,8 @@ class TrainingResult:
 
 
 def configure_devices(devices):
-    """Split the CPU into ``devices`` logical devices (before TensorFlow starts); return their names."""
-    devices = checks.positive_int("devices", devices)
+    """Split the CPU into ``devices`` (a checked ``Placement.devices``) logical devices, before
+    TensorFlow starts; return their names."""
     cpus = tf.config.list_physical_devices("CPU")
     if devices > 1:
         try:
