@@ -3,7 +3,9 @@
 Results, tables, caches and checkpoints are written through these, so that
 an interrupted write leaves either the old file or the new one, never part
 of one (``os.replace`` is atomic within a file system), and two writers of
-one file do not interleave their bytes.
+one file do not interleave their bytes. ``file_lock`` keeps two writers out of
+one file or folder at once; ``writable_folder`` checks that a folder named by
+the user can be written, before any work.
 """
 
 import contextlib
@@ -15,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from nets.errors import Unavailable
+from nets.errors import BadInput, Unavailable
 
 
 def write_bytes(path, data):
@@ -73,6 +75,22 @@ def directory(path):
         shutil.rmtree(partial, ignore_errors=True)
 
 
+def writable_folder(path, name, flag):
+    """Create the folder ``path`` if needed and make sure that this process can write it; a file
+    or an unwritable folder is ``BadInput`` naming the argument (``flag``, ``name``) and the path."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{flag} must be a folder, but it is a file. Received {name}={str(path)!r}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # a file of its own: several processes check one folder at once
+            pass
+    except OSError as error:
+        raise BadInput(f"{flag} is not a writable folder ({error.strerror or error}). "
+                       f"Received {name}={str(path)!r}") from None
+    return path
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
@@ -87,25 +105,21 @@ def _remove_if_present(path):
         pass
 
 
-# Set by a launcher of local workers (``analysis.accuracy.distributed``) that holds a run folder's
-# lock for its workers: the pid written in the lock file.
-LOCK_HOLDER_ENV = "SUITE_RUN_LOCK_HOLDER"
-
-
 class Busy(Unavailable):
     """A folder or file that another process is writing (its lock is held)."""
 
 
 @contextlib.contextmanager
-def file_lock(path, wait=False, what=None):
+def file_lock(path, wait=False, what=None, holder=None):
     """Hold an exclusive lock on ``path`` for a block: a lock file (created if needed, and
     left in place; it holds the holder's pid) or a folder (locked as it is, nothing written).
 
     ``wait``: block until the lock is free (for short critical sections such as
     appending a row to a table); otherwise a held lock raises ``Busy`` at once,
-    naming ``what`` and the holder's pid. A lock held by the process named in
-    ``$SUITE_RUN_LOCK_HOLDER`` (the launcher of this worker) counts as held by
-    this process. The lock goes with the process: a killed holder frees it.
+    naming ``what`` and the holder's pid. ``holder``: the pid of a process whose
+    hold of the lock counts as this process's own (the launcher of a training
+    worker holds its run folder for it). The lock goes with the process: a
+    killed holder frees it.
     """
     path = Path(path)
     folder = path.is_dir()
@@ -118,9 +132,9 @@ def file_lock(path, wait=False, what=None):
         except OSError as error:
             if error.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            holder = "" if folder else os.pread(fd, 32, 0).decode(errors="replace").strip()
-            if not holder or holder != os.environ.get(LOCK_HOLDER_ENV):
-                raise Busy(f"{what or path} is in use by another run (pid {holder or 'unknown'}); wait for it "
+            held_by = "" if folder else os.pread(fd, 32, 0).decode(errors="replace").strip()
+            if not held_by or holder is None or held_by != str(holder):
+                raise Busy(f"{what or path} is in use by another run (pid {held_by or 'unknown'}); wait for it "
                            "to finish, or name another folder") from None
         else:
             if not folder:  # say who holds it

@@ -17,9 +17,8 @@ import argparse
 import sys
 
 from analysis import render
-from analysis.accuracy import distributed, runs
-from analysis.accuracy.distributed import DEFAULT_WORKER_TIMEOUT_S, STRATEGIES
-from analysis.accuracy.launcher import DEFAULT_RESTARTS
+from analysis.accuracy.distributed import DEFAULT_RESTARTS, DEFAULT_WORKER_TIMEOUT_S, STRATEGIES
+from analysis.accuracy.settings import Checkpointing, Placement, TrainingRequest, TrainingSettings
 from analysis.speed import runtimes
 from analysis.speed.runtimes import PRECISIONS
 from analysis.variants import Variant
@@ -214,14 +213,9 @@ def cmd_train(args):
     """Train a variant from scratch on a dataset (or resume it); report held-out accuracy and costs."""
     from analysis.accuracy import training
 
-    if args.devices > 1:  # before TensorFlow starts
-        training.configure_devices(args.devices)
-    result = training.train(args.variant, args.dataset, image_size=args.resolution or args.image_size,
-                            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                            augment=args.augment, seed=args.seed, max_seconds=args.max_seconds, devices=args.devices,
-                            strategy=args.strategy, workers=args.workers, run_dir=args.run_dir, resume=args.resume,
-                            worker_timeout=args.worker_timeout, restarts=args.restarts,
-                            progress=args.format != "json", quantize=args.quantize)
+    if args.request.placement.devices > 1:  # before TensorFlow starts
+        training.configure_devices(args.request.placement.devices)
+    result = training.run_request(args.request, progress=args.format != "json")
     if args.format == "json":
         return render.to_json(result.to_dict())
     import pandas as pd
@@ -396,31 +390,23 @@ def check_arguments(args):
             checks.positive_int("threads", args.threads)
     if args.command == "train":
         args.quantize = checks.comma_list("quantize", args.quantize) if args.quantize else []
-        args.quantize_configs = (runtimes.check_installed(runtimes.deployment_configurations(args.quantize))
-                                 if args.quantize else [])
-        for name in ("epochs", "batch_size", "devices", "image_size", "workers"):
-            if getattr(args, name) is not None:
-                checks.positive_int(name, getattr(args, name))
-        for name in ("learning_rate", "max_seconds", "worker_timeout"):
-            if getattr(args, name) is not None:
-                checks.positive_number(name, getattr(args, name))
-        checks.positive_int("restarts", args.restarts, minimum=0)
+        if args.quantize:
+            runtimes.check_installed(runtimes.deployment_configurations(args.quantize))
         _check_train_run(args)
     return args
 
 
 def _check_train_run(args):
-    """The strategy, TF_CONFIG, the global batch and the run folder of ``train``, checked before
-    TensorFlow loads; ``args.run_dir`` made the folder to use."""
-    args.strategy = distributed.resolve_strategy(args.strategy, args.devices, args.workers)
-    cluster = distributed.cluster_from_environment() if args.strategy == "multiworker" and not args.workers else None
-    distributed.check_batch(args.batch_size, args.workers or (cluster.num_workers if cluster else args.devices))
-    settings = runs.resolve_settings(args.variant.network, args.epochs, args.learning_rate, None, args.augment)
-    identity = runs.identity(args.variant, args.dataset, args.resolution or args.image_size, args.seed,
-                             args.batch_size, settings)
-    run = runs.RunFolder(args.run_dir or runs.default_run_dir(identity))
-    run.check(identity, args.resume)  # first: --resume of a folder that does not exist creates nothing
-    args.run_dir = runs.check_writable(run.path)
+    """``args.request``: the ``TrainingRequest`` of ``train``, every argument checked before
+    TensorFlow loads (settings, strategy, TF_CONFIG, the global batch, the run folder: the one
+    named, else the run's default folder)."""
+    settings = TrainingSettings(image_size=args.resolution or args.image_size, epochs=args.epochs,
+                                batch_size=args.batch_size, learning_rate=args.learning_rate, augment=args.augment,
+                                seed=args.seed, max_seconds=args.max_seconds)
+    placement = Placement(devices=args.devices, strategy=args.strategy, workers=args.workers,
+                          worker_timeout=args.worker_timeout, restarts=args.restarts)
+    args.request = TrainingRequest.checked(args.variant, args.dataset, settings, placement,
+                                           Checkpointing(args.run_dir, args.resume, default_folder=True), args.quantize)
 
 
 def main(argv=None):

@@ -2,7 +2,7 @@
 
 Trains the same tiny network (MobileNet 0.25 on digits at 32x32, seed 0,
 global batch 32, its recommended augmented schedule) with 1 and then 2 local
-``MultiWorkerMirroredStrategy`` workers (``train(workers=N)``: N processes
+``MultiWorkerMirroredStrategy`` workers (``Placement(workers=N)``: N processes
 on 127.0.0.1, each with cores // N threads), and prints, from each run
 folder's training log:
 
@@ -25,7 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from analysis.accuracy import training
+from analysis.accuracy import datasets, training
+from analysis.accuracy.pipeline import VALIDATION_FRACTION
+from analysis.accuracy.settings import Checkpointing, Placement, TrainingSettings
 from analysis.speed.machine import core_count, cpu_model
 from analysis.variants import Variant
 
@@ -33,12 +35,13 @@ VARIANT = Variant("mobilenet", alpha=0.25)
 
 
 def run(workers, epochs, target, folder, seed):
-    result = training.train(VARIANT, "digits", image_size=32, epochs=epochs, seed=seed, workers=workers,
-                            run_dir=Path(folder) / f"workers-{workers}", record=False, progress=False)
+    result = training.train(VARIANT, "digits", TrainingSettings(image_size=32, epochs=epochs, seed=seed),
+                            Placement(workers=workers), Checkpointing(Path(folder) / f"workers-{workers}"),
+                            record=False, progress=False)
     with open(Path(result.run_dir) / "log.csv") as f:
         log = list(csv.DictReader(f))
-    train_images = len(training.load_dataset("digits", image_size=32).x_train)
-    images = train_images - math.ceil(training.VALIDATION_FRACTION * train_images)  # the validation tenth held out
+    train_images = len(datasets.load_dataset("digits", image_size=32).x_train)
+    images = train_images - math.ceil(VALIDATION_FRACTION * train_images)  # the validation tenth held out
     throughput = [images / float(row["fit_seconds"]) for row in log[1:]] or [images / float(log[0]["fit_seconds"])]
     reached = next((row for row in log if float(row["val_accuracy"]) >= target), None)
     return {"workers": workers, "replicas": result.replicas, "images_per_s": statistics.median(throughput),

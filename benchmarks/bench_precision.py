@@ -30,6 +30,7 @@ from bench_latency import direct_call
 from analysis import results
 from analysis.accuracy import training
 from analysis.accuracy.datasets import load_dataset
+from analysis.accuracy.settings import TrainingSettings
 from analysis.speed import deployment, harness, latency, machine, runtimes
 from analysis.speed.latency import Timing
 from analysis.variants import Variant
@@ -66,8 +67,8 @@ def quantized_accuracy(quick):
     data = load_dataset("digits", image_size=32)
     rows = []
     for variant in DIGITS_NETWORKS:
-        result = training.train(variant, data, quantize=("int8", "bf16"), record=False,
-                                **({"epochs": 3} if quick else {}))
+        result = training.train(variant, data, TrainingSettings(epochs=3 if quick else None),
+                                quantize=("int8", "bf16"), record=False)
         for row in result.quantized:
             rows.append({"variant": result.variant, "fp32_accuracy": result.accuracy, **row,
                          "drop_points": None if row["accuracy"] is None else 100 * (result.accuracy - row["accuracy"])})

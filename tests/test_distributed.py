@@ -16,7 +16,9 @@ import time
 
 import pytest
 
+from analysis import atomic
 from analysis.accuracy import distributed, launcher, runs
+from analysis.accuracy.settings import TrainingSettings
 from analysis.cli import main
 from analysis.variants import Variant
 
@@ -265,8 +267,8 @@ def test_bad_distributed_input_is_answered_before_tensorflow_loads(tmp_path):
 
 # --- run folders, without training ---------------------------------------------------------------------------
 
-SETTINGS = runs.resolve_settings("mobilenet", epochs=4)
-IDENTITY = runs.identity(Variant("mobilenet", alpha=0.25), "digits", 32, 5, 32, SETTINGS)
+SETTINGS = TrainingSettings(image_size=32, epochs=4, seed=5, batch_size=32).resolved("mobilenet")
+IDENTITY = runs.identity(Variant("mobilenet", alpha=0.25), "digits", SETTINGS)
 
 
 def _fake_checkpoint(run_dir, epochs, identity=IDENTITY, finished=False):
@@ -306,19 +308,18 @@ def test_the_default_run_folder_is_under_reports_and_names_the_run():
 
 def test_a_held_run_folder_is_refused_and_freed_with_its_holder(tmp_path):
     lock = tmp_path / ".lock"
-    with runs.file_lock(lock):
-        with pytest.raises(runs.Busy, match=rf"Run folder X is in use by another run \(pid {os.getpid()}\)"):
-            with runs.file_lock(lock, what="Run folder X"):
+    with atomic.file_lock(lock):
+        with pytest.raises(atomic.Busy, match=rf"Run folder X is in use by another run \(pid {os.getpid()}\)"):
+            with atomic.file_lock(lock, what="Run folder X"):
                 pass
-    with runs.file_lock(lock):  # freed
+    with atomic.file_lock(lock):  # freed
         pass
 
 
-def test_a_launcher_holds_the_lock_for_its_workers(tmp_path, monkeypatch):
+def test_a_launcher_holds_the_lock_for_its_workers(tmp_path):
     lock = tmp_path / ".lock"
-    with runs.file_lock(lock):
-        monkeypatch.setenv(runs.LOCK_HOLDER_ENV, str(os.getpid()))
-        with runs.file_lock(lock):  # what a worker of this launcher does
+    with atomic.file_lock(lock):
+        with atomic.file_lock(lock, holder=os.getpid()):  # what a worker of this launcher does
             pass
 
 

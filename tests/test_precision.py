@@ -15,6 +15,7 @@ import dataclasses
 
 from analysis.accuracy import training
 from analysis.accuracy.datasets import load_dataset
+from analysis.accuracy.settings import TrainingSettings
 from analysis.cli import main
 from analysis.paths import quick_mode
 from analysis.speed import conversions, harness, latency, runtimes
@@ -220,7 +221,8 @@ def test_missing_runtime_package_exits_1_saying_what_to_install(capsys, monkeypa
 
 def test_train_quantize_measures_accuracy_on_each_converted_copy(digits, cache, monkeypatch):
     monkeypatch.setattr(training.paths, "TABLES_DIR", cache)
-    result = training.train(SMALL, digits.subset(300), epochs=3, quantize=("fp32", "int8"), progress=False)
+    result = training.train(SMALL, digits.subset(300), TrainingSettings(epochs=3), quantize=("fp32", "int8"),
+                            progress=False)
     pairs = [(row["runtime"], row["precision"]) for row in result.quantized]
     assert pairs == [("litert", "fp32"), ("litert", "int8"), ("openvino", "fp32"), ("openvino", "int8"),
                      ("onnxruntime", "fp32"), ("onnxruntime", "int8")]

@@ -8,6 +8,7 @@ import pytest
 
 from analysis.accuracy import story
 from analysis.accuracy.datasets import load_dataset
+from analysis.accuracy.settings import RECOMMENDED
 from analysis.accuracy.tradeoffs import paper_points, published_with_costs
 from nets.errors import BadInput
 
@@ -108,5 +109,5 @@ def test_sweep_settings_and_imagenet_labels():
     settings = story.sweep_settings(sweep).set_index("variant")
     assert settings.loc["MobileNet 0.5/32", "epochs run"] == 20
     assert settings.loc["MobileNet 0.5/32", "bn_momentum"] == 0.9
-    assert settings.loc["VGG16/32", "recommended epochs"] == story.RECOMMENDED["vgg16"]["epochs"]
+    assert settings.loc["VGG16/32", "recommended epochs"] == RECOMMENDED["vgg16"]["epochs"]
     assert [story.imagenet_label(v) for v in sweep["variant"]] == ["MobileNet 0.5/224", "VGG16"]

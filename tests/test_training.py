@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from analysis.accuracy import datasets, pipeline, training
+from analysis.accuracy.settings import TrainingSettings
 from analysis.variants import Variant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,7 +88,8 @@ def _no_tfds():
 
 
 def test_training_learns_and_repeats_with_a_seed(digits):
-    runs = [training.train(Variant("mobilenet", alpha=0.25), digits, epochs=8, seed=7, record=False, progress=False)
+    runs = [training.train(Variant("mobilenet", alpha=0.25), digits, TrainingSettings(epochs=8, seed=7), record=False,
+                           progress=False)
             for _ in range(2)]
     assert runs[0].accuracy > 0.4  # chance is 0.1 (8 augmented epochs reach about 0.68)
     assert runs[0].accuracy == runs[1].accuracy
@@ -100,7 +102,7 @@ def test_training_learns_and_repeats_with_a_seed(digits):
 
 def test_augmentation_moves_training_images_only(digits):
     images = digits.x_train[:16]
-    layers = training.augmentation(seed=0)
+    layers = pipeline.augmentation(seed=0)
     moved = np.asarray(layers(images, training=True))
     assert moved.shape == images.shape
     changed = np.abs(moved - images).reshape(len(images), -1).max(axis=1) > 0.05
@@ -113,13 +115,13 @@ def test_augmentation_moves_training_images_only(digits):
 def test_dataset_smaller_than_one_batch(tmp_path):
     _write_images(tmp_path, ["a", "b"], per_class=3)
     data = datasets.load_dataset(f"folder:{tmp_path}", image_size=32)
-    result = training.train(Variant("mobilenet", alpha=0.25), data, epochs=1, batch_size=64, record=False,
-                            progress=False)
+    result = training.train(Variant("mobilenet", alpha=0.25), data, TrainingSettings(epochs=1, batch_size=64),
+                            record=False, progress=False)
     assert result.epochs_run == 1 and 0.0 <= result.accuracy <= 1.0
 
 
 def test_vgg16_trains_at_small_size(digits):
-    result = training.train(Variant("vgg16", fc_units=64), digits, epochs=1, learning_rate=1e-4,
+    result = training.train(Variant("vgg16", fc_units=64), digits, TrainingSettings(epochs=1, learning_rate=1e-4),
                             record=False, progress=False)
     # fc6 sized to the 1x1 last feature map of a 32x32 input; the fc_units asked for kept.
     assert Variant.parse(result.variant) == Variant("vgg16", resolution=32, num_classes=10, fc_units=64,

@@ -25,6 +25,7 @@ from nets.errors import BadInput, Failed
 from nets import checks
 
 DEFAULT_WORKER_TIMEOUT_S = 60
+DEFAULT_RESTARTS = 2  # times local workers are restarted after one dies
 JOBS = ("chief", "worker")  # the jobs MultiWorkerMirroredStrategy runs
 STRATEGIES = ("single", "mirrored", "multiworker")
 _POLL_S = 0.1
@@ -74,7 +75,7 @@ class Cluster:
 
 
 def resolve_strategy(strategy=None, devices=1, workers=None):
-    """The strategy name that ``training.train`` uses: ``multiworker`` with ``workers``, ``mirrored`` with
+    """The strategy name that a training run uses: ``multiworker`` with ``workers``, ``mirrored`` with
     ``devices`` > 1, else ``single``; a contradiction is ``BadInput``. Pure Python."""
     devices = checks.positive_int("devices", devices)
     if workers is not None:

@@ -1,10 +1,13 @@
 """``train --workers N``: N MultiWorkerMirroredStrategy workers on this machine.
 
+``launch_request`` writes a checked request's spec for the workers (and its
+dataset, where given as arrays, as an ``.npz`` in the run folder);
 ``launch_local`` starts N worker processes on free 127.0.0.1 ports, each
-running ``python -m analysis.accuracy.launcher SPEC`` with its own
+running ``python -m analysis.accuracy.worker SPEC`` with its own
 ``TF_CONFIG`` (the cluster recipe of docs/training.md, on one host) and
 ``cores // N`` threads, so that N workers share the machine rather than
-oversubscribe it. It holds the run folder's lock for them, watches them,
+oversubscribe it. It holds the run folder's lock for them (its pid is the
+spec's ``lock_holder``, which the workers pass to ``atomic.file_lock``), watches them,
 stops them all when one fails, and when one dies (a signal, or a lost peer)
 restarts them all, up to ``restarts`` times: they resume from the run
 folder's last checkpoint. The chief (worker 0) writes the result into the
@@ -14,6 +17,7 @@ run folder; the launcher returns it. Each worker's console output goes to
 Pure Python: the launcher itself never loads TensorFlow.
 """
 
+import io
 import json
 import os
 import signal
@@ -23,14 +27,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from analysis import atomic
 from analysis.accuracy import runs
-from analysis.accuracy.distributed import PeerLost
-from nets import checks, errors
+from analysis.accuracy.distributed import DEFAULT_RESTARTS, PeerLost
 from nets.errors import BadInput, Failed
 
-DEFAULT_RESTARTS = 2
-EXIT_OK, EXIT_USAGE = 0, BadInput.exit_status
+EXIT_USAGE = BadInput.exit_status
 EXIT_PEER_LOST = PeerLost.exit_status
 # TensorFlow takes SIGTERM as a preemption notice and carries on: a worker gets SIGKILL soon after.
 STOP_GRACE_S = 3
@@ -59,24 +63,42 @@ def local_tf_config(ports, index):
                        "task": {"type": "worker", "index": index}})
 
 
+def launch_request(request, progress=True):
+    """Train the checked ``settings.TrainingRequest`` ``request`` (with ``placement.workers``)
+    on local workers; return the chief's result (a dict). See ``launch_local``."""
+    run_dir = request.checkpointing.run_dir
+    npz = run_dir / runs.WORKERS_DIR / "dataset.npz"
+    dataset = request.dataset
+    if not isinstance(dataset, str):  # arrays: handed to the workers as a file
+        buffer = io.BytesIO()
+        np.savez(buffer, x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test,
+                 y_test=dataset.y_test)
+        atomic.write_bytes(npz, buffer.getvalue())
+        dataset = {"npz": str(npz), "name": dataset.name, "class_names": list(dataset.class_names)}
+    try:
+        return launch_local(request.placement.workers, request.to_spec(dataset), run_dir,
+                            request.placement.restarts, progress)
+    finally:
+        npz.unlink(missing_ok=True)
+
+
 def launch_local(workers, spec, run_dir, restarts=DEFAULT_RESTARTS, progress=True):
     """Train with ``workers`` local worker processes; return the chief's result (a dict).
 
     Args:
         workers: worker processes (at least 1).
-        spec: keyword arguments of ``training.train`` for every worker (JSON-ready:
-            the variant as its label, the dataset as a spec or ``{"npz": path}``).
-        run_dir: the run folder (its lock is held here for the workers).
+        spec: the request every worker trains (``TrainingRequest.to_spec``); the
+            launcher adds its pid as ``lock_holder``.
+        run_dir: the run folder, writable (its lock is held here for the workers).
         restarts: how many times the workers are restarted after one dies.
 
     Raises:
         BadInput: a worker refused its input (its one-line message).
         Failed: a worker failed, or died more than ``restarts`` times.
     """
-    workers = checks.positive_int("workers", workers)
-    restarts = checks.positive_int("restarts", restarts, minimum=0)
-    run = runs.RunFolder(runs.check_writable(run_dir))
-    with runs.file_lock(run.lock_path, what=f"Run folder {run.path}"):
+    run = runs.RunFolder(run_dir)
+    spec = {**spec, "lock_holder": os.getpid()}
+    with atomic.file_lock(run.lock_path, what=f"Run folder {run.path}"):
         spec_path = atomic.write_text(run.path / f"launch-{os.getpid()}.json", json.dumps(spec, indent=1))
         try:
             for attempt in range(restarts + 1):
@@ -108,15 +130,14 @@ def _run_workers(workers, spec_path, run, attempt, progress):
             env = {**os.environ, "TF_CONFIG": local_tf_config(ports, index), "TF_CPP_MIN_LOG_LEVEL": "3",
                    "PYTHONPATH": os.pathsep.join(p for p in (str(_PACKAGE_PARENT), os.environ.get("PYTHONPATH"))
                                                  if p),
-                   "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads, "OMP_NUM_THREADS": threads,
-                   runs.LOCK_HOLDER_ENV: str(os.getpid())}
+                   "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads, "OMP_NUM_THREADS": threads}
             # A worker's console output: a stream for diagnosis, not a result (those are in the run folder).
             log = open(logs_dir / f"worker-{index}.log", "a")
             log.write(f"--- start {attempt + 1}, TF_CONFIG={env['TF_CONFIG']}\n")
             log.flush()
             logs.append(log)
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "analysis.accuracy.launcher", str(spec_path)], env=env,
+                [sys.executable, "-m", "analysis.accuracy.worker", str(spec_path)], env=env,
                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
         atomic.write_text(logs_dir / "pids.json", json.dumps([p.pid for p in procs]))
         return _supervise(procs, run, progress)
@@ -203,21 +224,3 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-
-
-def worker_main(argv=None):
-    """``python -m analysis.accuracy.launcher SPEC``: one worker of ``launch_local``; its one-line
-    error goes to its log (standard output), with the traceback for a bug."""
-    argv = sys.argv[1:] if argv is None else argv
-    spec = json.loads(Path(argv[0]).read_text())
-    try:
-        from analysis.accuracy import training
-
-        training.train_from_spec(spec)
-    except Exception as error:  # noqa: BLE001 (nets.errors.report gives the status)
-        return errors.report(error, "", debug=not isinstance(error, errors.SuiteError), stream=sys.stdout)
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(worker_main())

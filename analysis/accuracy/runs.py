@@ -1,7 +1,8 @@
 """Run folders: where a training run keeps its checkpoints, log and result, and what it may resume.
 
-A run folder (``train(run_dir=...)``, ``train --run-dir DIR``; the command
-line's default is ``reports/runs/<variant>_<dataset>_seed<seed>``) holds:
+A run folder (``Checkpointing(run_dir=...)``, ``train --run-dir DIR``; the
+command line's default is ``reports/runs/<variant>_<dataset>_<size>px_seed<seed>``)
+holds:
 
 - ``run.json``: the run's identity (``identity``): the network, dataset,
   seed and every setting that shapes training. A checkpoint is resumed only
@@ -29,20 +30,11 @@ before TensorFlow loads.
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 from analysis import atomic, paths
-from analysis.atomic import LOCK_HOLDER_ENV, Busy, file_lock  # noqa: F401 (re-exported)
 from nets.errors import BadInput, Failed
-from nets import checks
 
-# Schedules that reach the README's accuracy targets on digits at 32x32
-# (benchmarks/bench_training.py); ``train`` uses them where not told otherwise.
-RECOMMENDED = {
-    "mobilenet": {"epochs": 80, "learning_rate": 3e-3, "patience": 30, "augment": True},
-    "vgg16": {"epochs": 20, "learning_rate": 1e-4, "patience": 6},
-}
 RUNS_DIR_NAME = "runs"
 IDENTITY_FILE, LOG_FILE, RESULT_FILE, LOCK_FILE = "run.json", "log.csv", "result.json", ".lock"
 CHECKPOINT_PREFIX = "ckpt"
@@ -50,28 +42,20 @@ WORKERS_DIR = "workers"
 _CHECKPOINT_LINE = re.compile(r'^model_checkpoint_path:\s*"(?P<name>[^"]+)"\s*$', re.MULTILINE)
 
 
-def resolve_settings(network, epochs=None, learning_rate=None, patience=None, augment=None):
-    """The training settings ``train`` uses: those given, the rest from ``RECOMMENDED``."""
-    recommended = RECOMMENDED.get(network, {})
-    return {
-        "epochs": checks.positive_int("epochs", recommended.get("epochs", 20) if epochs is None else epochs),
-        "learning_rate": checks.positive_number(
-            "learning_rate", recommended.get("learning_rate", 1e-3) if learning_rate is None else learning_rate),
-        "patience": checks.positive_int("patience", recommended.get("patience", 5) if patience is None else patience),
-        "augment": recommended.get("augment", False) if augment is None else bool(augment),
-    }
-
-
-def identity(variant, dataset, image_size, seed, batch_size, settings, small_data=True):
+def identity(variant, dataset, settings):
     """What a checkpoint belongs to: the variant asked for (its label), the dataset (its
-    name: ``digits``, ``folder:PATH``), the image size, the seed and the settings that
-    shape training. JSON-ready."""
-    return {"variant": variant.label, "dataset": dataset, "image_size": int(image_size), "seed": int(seed),
-            "batch_size": int(batch_size), **settings, "small_data": bool(small_data)}
+    name: ``digits``, ``folder:PATH``) and the resolved ``TrainingSettings`` that shape
+    training (image size, seed, batch size, epochs, learning rate, patience, augmentation,
+    small-data options). JSON-ready."""
+    return {"variant": variant.label, "dataset": dataset, "image_size": int(settings.image_size),
+            "seed": int(settings.seed), "batch_size": int(settings.batch_size), "epochs": settings.epochs,
+            "learning_rate": settings.learning_rate, "patience": settings.patience, "augment": settings.augment,
+            "small_data": bool(settings.small_data)}
 
 
 def default_run_dir(run_identity):
-    """``reports/runs/<variant>_<dataset>_seed<seed>``, with the label and dataset made file-name safe."""
+    """``reports/runs/<variant>_<dataset>_<size>px_seed<seed>``, with the label and dataset made
+    file-name safe."""
     slug = "_".join([run_identity["variant"], run_identity["dataset"], f"{run_identity['image_size']}px",
                      f"seed{run_identity['seed']}"])
     return paths.REPORTS_DIR / RUNS_DIR_NAME / re.sub(r"[^A-Za-z0-9._=-]+", "-", slug).strip("-")
@@ -79,23 +63,7 @@ def default_run_dir(run_identity):
 
 def check_writable(run_dir):
     """Create the run folder if needed and make sure that this process can write it."""
-    return writable_folder(run_dir, "run_dir", "--run-dir")
-
-
-def writable_folder(path, name, flag):
-    """Create the folder ``path`` if needed and make sure that this process can write it; a file
-    or an unwritable folder is ``BadInput`` naming the argument (``flag``, ``name``) and the path."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise BadInput(f"{flag} must be a folder, but it is a file. Received {name}={str(path)!r}")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):  # a file of its own: several processes check one folder at once
-            pass
-    except OSError as error:
-        raise BadInput(f"{flag} is not a writable folder ({error.strerror or error}). "
-                       f"Received {name}={str(path)!r}") from None
-    return path
+    return atomic.writable_folder(run_dir, "run_dir", "--run-dir")
 
 
 class RunFolder:

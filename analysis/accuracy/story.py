@@ -7,14 +7,12 @@ batch-norm momentum experiment's runs and their summary, the steps of a training
 ``train`` cuts them, and the trained sweep set against ImageNet.
 """
 
-import inspect
-
 import numpy as np
 import pandas as pd
 
 from analysis.accuracy import training
 from analysis.accuracy.pipeline import batch_layout, validation_split
-from analysis.accuracy.runs import RECOMMENDED
+from analysis.accuracy.settings import RECOMMENDED, TrainingSettings
 from analysis.accuracy.tradeoffs import pareto_front, published_with_costs
 from analysis.cost.published import published
 from nets.errors import BadInput
@@ -128,7 +126,7 @@ def steps_per_epoch(data, batch_size=None, seed=0):
     less the validation tenth held out for early stopping (``validation_split``), in batches
     of ``batch_size`` (default: ``train``'s), the last partial batch included."""
     if batch_size is None:
-        batch_size = inspect.signature(training.train).parameters["batch_size"].default
+        batch_size = TrainingSettings().batch_size
     x_fit = validation_split(data, seed)[0]
     return len(batch_layout(len(x_fit), batch_size, 1))
 
@@ -164,8 +162,9 @@ def momentum_for_window(steps):
 def batchnorm_runs(data, epochs, momenta=MOMENTA, seed=0, progress=False):
     """MobileNet 0.25 trained once per batch-norm momentum in ``momenta``, identically otherwise
     (seed, data order, schedule; no early stopping, no augmentation): {momentum: TrainingResult}."""
-    return {momentum: training.train(Variant("mobilenet", alpha=0.25, bn_momentum=momentum), data, epochs=epochs,
-                                     patience=epochs, augment=False, seed=seed, progress=progress, small_data=False)
+    settings = TrainingSettings(epochs=epochs, patience=epochs, augment=False, seed=seed, small_data=False)
+    return {momentum: training.train(Variant("mobilenet", alpha=0.25, bn_momentum=momentum), data, settings,
+                                     progress=progress)
             for momentum in momenta}
 
 

@@ -4,6 +4,7 @@ digits, one row each (shipped as the result ``training_sweep`` by ``analysis.ref
 import pandas as pd
 
 from analysis.accuracy import training
+from analysis.accuracy.settings import TrainingSettings
 from analysis.variants import Variant
 
 TRAINING_SWEEP_COLUMNS = ("variant", "accuracy", "params", "macs", "latency_ms", "train_seconds", "epochs_run")
@@ -19,6 +20,6 @@ def training_sweep(progress=True):
     """Train the sweep of ``training_sweep_variants`` on digits (32x32, seed 0, every training
     image): one row per network with ``TRAINING_SWEEP_COLUMNS`` (accuracy 0..1, MACs per image,
     latency in ms, training time in s)."""
-    runs = [training.train(variant, "digits", epochs=epochs, seed=0, progress=progress, record=False)
+    runs = [training.train(variant, "digits", TrainingSettings(epochs=epochs, seed=0), progress=progress, record=False)
             for variant, epochs in training_sweep_variants()]
     return pd.DataFrame([run.to_dict() for run in runs])[list(TRAINING_SWEEP_COLUMNS)]

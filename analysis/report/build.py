@@ -38,7 +38,6 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from analysis import atomic, paths
-from analysis.accuracy.runs import writable_folder
 from analysis.atomic import file_lock
 from nets.errors import BadInput, Failed, MissingFile
 from analysis.results import provenance
@@ -76,7 +75,7 @@ class ReportResult:
 
 def check_out_dir(out_dir):
     """Create ``out_dir`` if needed and make sure it is a writable folder."""
-    return writable_folder(out_dir, "out", "--out")
+    return atomic.writable_folder(out_dir, "out", "--out")
 
 
 def notebook_paths(names=NOTEBOOKS, directory=None):
