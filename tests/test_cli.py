@@ -96,7 +96,7 @@ def test_a_bug_is_exit_1_with_a_hint_and_debug_shows_the_traceback(capsys, monke
     def broken(args):
         raise KeyError("internal")
 
-    monkeypatch.setattr("analysis.cli.cmd_count", broken)
+    monkeypatch.setattr("analysis.cli.commands.cmd_count", broken)
     status, _, err = _run(capsys, "count", "mobilenet")
     assert status == 1 and len(err.strip().splitlines()) == 1
     assert "bug" in err and "--debug" in err and "KeyError" in err
