@@ -32,10 +32,12 @@ _POLL_S = 0.1
 
 
 class PeerLost(Failed):
-    """A worker of the cluster died or cannot be reached; the message names it. Its exit status
-    (EX_TEMPFAIL) tells the launcher to restart the cluster rather than fail."""
+    """A worker of the cluster died or cannot be reached; the message names it. A local worker
+    exits with ``WORKER_EXIT_PEER_LOST`` for it, which tells its launcher to restart the cluster."""
 
-    exit_status = 75
+
+# The exit status of a local worker that lost a peer (EX_TEMPFAIL): the launcher restarts, not fails.
+WORKER_EXIT_PEER_LOST = 75
 
 
 @dataclass(frozen=True)

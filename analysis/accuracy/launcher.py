@@ -31,11 +31,11 @@ import numpy as np
 
 from analysis import atomic
 from analysis.accuracy import runs
-from analysis.accuracy.distributed import DEFAULT_RESTARTS, PeerLost
+from analysis.accuracy.distributed import DEFAULT_RESTARTS, WORKER_EXIT_PEER_LOST
 from nets.errors import BadInput, Failed
 
 EXIT_USAGE = BadInput.exit_status
-EXIT_PEER_LOST = PeerLost.exit_status
+EXIT_PEER_LOST = WORKER_EXIT_PEER_LOST
 # TensorFlow takes SIGTERM as a preemption notice and carries on: a worker gets SIGKILL soon after.
 STOP_GRACE_S = 3
 _POLL_S = 0.1

@@ -15,6 +15,7 @@ import numpy as np
 
 from analysis.accuracy import training
 from analysis.accuracy.datasets import Dataset
+from analysis.accuracy.distributed import WORKER_EXIT_PEER_LOST, PeerLost
 from analysis.accuracy.settings import TrainingRequest
 from analysis.variants import Variant
 from nets import errors
@@ -41,7 +42,8 @@ def worker_main(argv=None):
     try:
         train_from_spec(spec)
     except Exception as error:  # noqa: BLE001 (nets.errors.report gives the status)
-        return errors.report(error, "", debug=not isinstance(error, errors.SuiteError), stream=sys.stdout)
+        status = errors.report(error, "", debug=not isinstance(error, errors.SuiteError), stream=sys.stdout)
+        return WORKER_EXIT_PEER_LOST if isinstance(error, PeerLost) else status
     return EXIT_OK
 
 

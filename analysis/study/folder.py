@@ -42,6 +42,12 @@ class StudyFolder:
         """The names of the parts finished, in the order they finished."""
         return list(self.about.get("done", []))
 
+    def label(self):
+        """A short name for figure titles: the CPU's model name, its cores and the study's date."""
+        fingerprint = self.fingerprint
+        machine = f"{fingerprint.model_name}, {fingerprint.cores} cores" if fingerprint else "unknown machine"
+        return f"{machine}, {self.about.get('date', '?')[:10]}"
+
     def describe(self):
         """One line: the machine and the date, as every figure drawn from the study names them."""
         machine = self.fingerprint.describe() if self.fingerprint else self.about.get("cpu", "unknown machine")

@@ -33,6 +33,11 @@ class StudyContext:
     progress: bool = False
 
 
+def _machine_details(context):
+    """What a timed part records of the machine: threads, the peaks per precision and the whole profile."""
+    return {"threads": context.threads, "peaks": context.profile["peaks"], "profile": context.profile}
+
+
 def machine_profile(context):
     """This machine's measured peaks per precision and its memory bandwidths."""
     profile = machine.measure()
@@ -50,7 +55,7 @@ def deployment_latency(context):
     measured = deployment.deployment_study(context.profile, deployment.DEPLOYMENT_VARIANTS,
                                            configurations(deployment.CPU_RUNTIMES, PRECISIONS), context.threads,
                                            STUDY_PART_TIMING, progress=context.progress)
-    return {"deployment_latency": measured, "details": {"threads": context.threads}}
+    return {"deployment_latency": measured, "details": _machine_details(context)}
 
 
 def batch_sweep(context):
@@ -60,7 +65,7 @@ def batch_sweep(context):
     measured = benchmark(deployment.DEPLOYMENT_VARIANTS, configs, BATCHES, context.threads,
                          Timing(repeats=5, rounds=1), progress=context.progress)
     left_out = [c.label for c in configurations(deployment.CPU_RUNTIMES, ["fp32"]) if c.record.batch_in_artifact]
-    return {"batch_sweep": measured, "details": {"threads": context.threads, "left_out": left_out}}
+    return {"batch_sweep": measured, "details": {**_machine_details(context), "left_out": left_out}}
 
 
 def latency_fit(context, quick=False):
@@ -76,7 +81,7 @@ def latency_fit(context, quick=False):
     rows, held_out = latency_study.split_held_out(measurements)
     rows.attrs["profile"] = context.profile
     parts = {"latency_study": rows, "latency_fit_validation": validation,
-             "details": {"threads": context.threads, "profile": context.profile, "quick": quick}}
+             "details": {**_machine_details(context), "quick": quick}}
     if len(held_out):
         parts["predict_validation"] = predict.prediction_errors(held_out, rows)
     return parts
@@ -101,7 +106,7 @@ def quantized_accuracy(context):
     latency = deployment.deployment_study(context.profile, variants, configurations(deployment.CPU_RUNTIMES, PRECISIONS),
                                           context.threads, STUDY_PART_TIMING, progress=context.progress)
     return {"quantized_accuracy": accuracy, "quantized_latency": latency,
-            "details": {"epochs": DIGITS_EPOCHS, "threads": context.threads}}
+            "details": {**_machine_details(context), "epochs": DIGITS_EPOCHS}}
 
 
 def training_sweep(context):
