@@ -92,12 +92,13 @@ def quantized_accuracy(context):
     held-out accuracy beside fp32's; and their latency on every configuration (``quantized_latency``)."""
     from analysis.accuracy import training
     from analysis.accuracy.datasets import load_dataset
+    from analysis.accuracy.settings import TrainingSettings
 
     data = load_dataset("digits", image_size=32)
     rows = []
     for variant in DIGITS_NETWORKS:
-        result = training.train(variant, data, epochs=DIGITS_EPOCHS, quantize=("int8", "bf16"), record=False,
-                                progress=context.progress)
+        result = training.train(variant, data, TrainingSettings(epochs=DIGITS_EPOCHS, seed=0),
+                                quantize=("int8", "bf16"), record=False, progress=context.progress)
         rows += [{"variant": result.variant, "fp32_accuracy": result.accuracy, **row,
                   "drop_points": None if row["accuracy"] is None else 100 * (result.accuracy - row["accuracy"])}
                  for row in result.quantized]
