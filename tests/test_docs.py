@@ -56,3 +56,18 @@ def test_each_section_named_exists(notebook, first, last):
 @pytest.mark.parametrize("notebook, number", EXERCISE_REFERENCES)
 def test_each_exercise_named_exists(notebook, number):
     assert number in _exercises(notebook)
+
+
+def test_the_readme_headline_is_what_the_command_prints():
+    """The README's table is the output of ``python -m analysis headline --study analysis/data/study``."""
+    from analysis import paths, render
+    from analysis.report.headline import headline_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf8")
+    shown = readme.split("<!-- headline -->\n", 1)[1].split("\n<!-- /headline -->", 1)[0]
+    printed = render.frame_to_text(headline_table([paths.DATA_DIR / "study"]), "markdown")
+    assert shown.strip() == printed.strip()
+
+
+def test_the_readme_is_a_front_door():
+    assert (ROOT / "README.md").read_text(encoding="utf8").count("\n") <= 150

@@ -1,4 +1,4 @@
-"""The command line: ``python -m analysis count|compare|machine|bench|predict|study|train|report ...``.
+"""The command line: ``python -m analysis count|compare|machine|bench|predict|study|train|report|headline ...``.
 
 Every subcommand calls the same functions as the notebooks. A network is
 named as ``vgg16`` or ``mobilenet`` with options (``--alpha 0.5``), by a
@@ -55,7 +55,7 @@ def check_arguments(args):
             from analysis.study.folder import open_study
 
             args.study = open_study(args.study)
-    if args.command == "report":
+    if args.command in ("report", "headline"):
         from analysis.study.folder import open_study
 
         args.study = [open_study(path) for path in args.study]

@@ -160,3 +160,13 @@ def cmd_report(args):
             f"{len(result.figures)} figures, {len(result.tables)} tables"
             + (f"; {len(gallery)} gallery figures updated)" if gallery else ")")
             + f"\nNotebooks took {sum(result.seconds.values()):.0f} s: {timings}")
+
+
+def cmd_headline(args):
+    """The headline table of the studies given (default: the report's study)."""
+    from analysis.report.headline import headline_table
+
+    table = headline_table([study.path for study in args.study] or None)
+    if args.format == "json":
+        return render.to_json({"headline": render.records(table)})
+    return render.frame_to_text(table, args.format)

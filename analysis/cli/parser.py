@@ -177,6 +177,12 @@ def _add_train_command(commands):
 
 
 def _add_report_command(commands):
+    headline = commands.add_parser("headline", help="both networks' best latency per configuration, from a study")
+    headline.add_argument("--study", action="append", default=[], metavar="DIR",
+                          help="a study folder (default: this machine's, else the shipped reference); again for more")
+    headline.add_argument("--format", choices=render.FORMATS, default="markdown")
+    headline.set_defaults(run=commands_.cmd_headline)
+
     report = commands.add_parser("report", help="execute the notebooks into a report folder")
     report.add_argument("--quick", action="store_true", help="the shrunken QUICK run (minutes)")
     report.add_argument("--out", default=None, help="output folder (default reports/)")

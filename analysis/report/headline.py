@@ -165,3 +165,15 @@ def headline_results(directories=None):
     accuracy, accuracy_sources = accuracy_headline(directories)
     return Headline(cost=cost_headline(), latency=latency, accuracy=accuracy,
                     sources={**latency_sources, **accuracy_sources})
+
+
+def headline_table(directories=None):
+    """The README's headline: per configuration and machine of the studies of ``directories``
+    (default: the report's study), both networks' best ms per image at batch 1 and the speed ratio
+    (VGG16 over MobileNet), rounded as printed; CPU studies only."""
+    table, _ = latency_headline(directories)
+    table = table[~table["configuration"].str.endswith("(GPU)")]
+    shown = table[["configuration", "machine", f"{MOBILENET} ms", f"{VGG} ms", "speed ratio"]].copy()
+    shown[[f"{MOBILENET} ms", f"{VGG} ms"]] = shown[[f"{MOBILENET} ms", f"{VGG} ms"]].round(2)
+    shown["speed ratio"] = shown["speed ratio"].round(1)
+    return shown.reset_index(drop=True)
