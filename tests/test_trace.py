@@ -136,6 +136,12 @@ def test_figures_draw(vgg_table, mobilenet_table):
     gallery = plots.draw_architecture_gallery({"VGG16": vgg_table, "MobileNet": mobilenet_table})
     assert len(gallery.axes) == 2
     plt.close(gallery)
+    # The legend sits under the last panel and names what any panel draws: MobileNet's depthwise
+    # convolutions, drawn above VGG16 here, which has none.
+    gallery = plots.draw_architecture_gallery({"MobileNet": mobilenet_table, "VGG16": vgg_table})
+    labels = [text.get_text() for text in gallery.axes[-1].get_legend().get_texts()]
+    assert "DepthwiseConv2D" in labels and "MaxPooling2D" in labels
+    plt.close(gallery)
     with pytest.raises(BadInput):
         plots.draw_receptive_field({})
     with pytest.raises(BadInput):

@@ -107,7 +107,7 @@ def draw_architecture(table, ax=None, title=None, legend=True):
     ax.set_axis_off()
     ax.set_title(table.attrs.get("model", "") if title is None else title, loc="left")
     if legend:
-        _draw_legend(ax, {layer_type for *_, layer_type in boxes + strips})
+        draw_legend(ax, {layer_type for *_, layer_type in boxes + strips})
     return ax
 
 
@@ -173,7 +173,13 @@ def _grow_limits(get_limits, set_limits, low, high, drawn_before):
     set_limits(low, high)
 
 
-def _draw_legend(ax, shown):
+def types_drawn(table):
+    """The layer types ``draw_architecture`` draws for ``table`` (boxes and strips)."""
+    boxes, strips, _, _ = _layout(table)
+    return {layer_type for *_, layer_type in boxes + strips}
+
+
+def draw_legend(ax, shown):
     """A legend of the layer types ``shown``, in ``LAYER_TYPE_COLORS`` order, unknown ones as "other"."""
     names = [t for t in LAYER_TYPE_COLORS if t in shown]
     if any(t not in LAYER_TYPE_COLORS for t in shown):

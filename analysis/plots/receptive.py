@@ -8,7 +8,7 @@ gallery of architecture pictures on one shared scale.
 import matplotlib.pyplot as plt
 
 from nets.errors import BadInput
-from analysis.plots.architecture import draw_architecture
+from analysis.plots.architecture import draw_architecture, draw_legend, types_drawn
 from analysis.plots.style import check_rows, model_color
 
 
@@ -58,7 +58,8 @@ def draw_architecture_gallery(tables, row_height=4.2):
     """Architecture pictures (``draw_architecture``) one under the other on one shared scale.
 
     Args:
-        tables: dict of title -> ``layer_table``, drawn in order; the legend is under the last.
+        tables: dict of title -> ``layer_table``, drawn in order; the legend, under the last,
+            names every layer type any of them draws.
         row_height: inches per picture.
 
     Returns:
@@ -68,8 +69,9 @@ def draw_architecture_gallery(tables, row_height=4.2):
         raise BadInput("tables must name at least one network. Received an empty dict")
     fig, axes = plt.subplots(len(tables), 1, figsize=(16, row_height * len(tables)), sharex=True, sharey=True,
                              squeeze=False)
-    for i, (ax, (title, table)) in enumerate(zip(axes[:, 0], tables.items())):
-        draw_architecture(table, ax=ax, title=title, legend=i == len(tables) - 1)
+    for ax, (title, table) in zip(axes[:, 0], tables.items()):
+        draw_architecture(table, ax=ax, title=title, legend=False)
+    draw_legend(axes[-1, 0], set().union(*(types_drawn(table) for table in tables.values())))
     return fig
 
 
