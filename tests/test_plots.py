@@ -416,6 +416,17 @@ def test_tradeoff_panels_share_one_y_axis_and_one_legend():
     assert first.margins()[0] == 0.25
 
 
+def test_five_tradeoff_panels_wrap_to_rows_of_three():
+    table = pd.DataFrame({f"c{i}": [1.0, 2.0, 4.0] for i in range(5)} | {"top1": [50.0, 60.0, 70.0], "name": list("xyz")})
+    panels = {f"c{i}": (f"panel {i}", f"c{i}") for i in range(5)}
+    fig = plots.draw_tradeoff_panels(table, panels, "top1", plots.TradeoffStyle(hue="name"), panel_size=(4, 3))
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 5 and len(fig.axes) == 6  # a 2 x 3 grid, its sixth cell hidden
+    assert tuple(fig.get_size_inches()) == (12.0, 6.0)  # three panels wide, two high
+    assert [ax.get_ylabel() != "" for ax in shown] == [True, False, False, True, False]
+    assert [ax.get_legend() is not None for ax in shown] == [False, False, False, False, True]
+
+
 def test_paper_points_and_their_style():
     points = paper_points(published_with_costs())
     assert len(points) == 16 + 2

@@ -241,9 +241,13 @@ def draw_tradeoff(table, x, y, style=None, ax=None, legend="best"):
     return ax
 
 
+PANELS_PER_ROW = 3
+
+
 def draw_tradeoff_panels(table, panels, y, style=None, ylabel=None, title=None, panel_size=(6.5, 5.8),
                          legend="lower right"):
-    """``draw_tradeoff`` side by side, one panel per cost column, on one shared y axis.
+    """``draw_tradeoff`` side by side, one panel per cost column, on one shared y axis, at most
+    ``PANELS_PER_ROW`` panels a row (so that the figure reads at page width).
 
     Args:
         table: the DataFrame of ``draw_tradeoff``.
@@ -262,13 +266,18 @@ def draw_tradeoff_panels(table, panels, y, style=None, ylabel=None, title=None, 
     if not isinstance(panels, dict) or not panels:
         raise BadInput(f"panels must be a non-empty dict of cost column -> (title, x label). Received {panels!r:.80}")
     width, height = panel_size
-    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), sharey=True, squeeze=False)
-    for ax, (x, (panel_title, xlabel)) in zip(axes[0], panels.items()):
-        draw_tradeoff(table, x, y, style, ax=ax, legend=legend if ax is axes[0, -1] else False)
+    columns = min(len(panels), PANELS_PER_ROW)
+    rows = -(-len(panels) // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(width * columns, height * rows), sharey=True, squeeze=False)
+    axes = list(grid.flat)
+    for ax, (x, (panel_title, xlabel)) in zip(axes, panels.items()):
+        draw_tradeoff(table, x, y, style, ax=ax, legend=legend if ax is axes[len(panels) - 1] else False)
         ax.set_xlabel(xlabel)
         ax.set_title(panel_title, loc="left")
-    for ax in axes[0]:
-        ax.set_ylabel((y if ylabel is None else ylabel) if ax is axes[0, 0] else "")
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[:len(panels)]:
+        ax.set_ylabel((y if ylabel is None else ylabel) if ax in grid[:, 0] else "")
     if title:
         fig.suptitle(title, x=0.01, ha="left", fontsize=11)
     fig.tight_layout()
