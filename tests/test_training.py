@@ -86,6 +86,7 @@ def _no_tfds():
     return False
 
 
+@pytest.mark.slow  # two training runs of 8 epochs
 def test_training_learns_and_repeats_with_a_seed(digits):
     runs = [training.train(Variant("mobilenet", alpha=0.25), digits, epochs=8, seed=7, record=False, progress=False)
             for _ in range(2)]
@@ -118,6 +119,7 @@ def test_dataset_smaller_than_one_batch(tmp_path):
     assert result.epochs_run == 1 and 0.0 <= result.accuracy <= 1.0
 
 
+@pytest.mark.slow  # a training run of VGG16
 def test_vgg16_trains_at_small_size(digits):
     result = training.train(Variant("vgg16", fc_units=64), digits, epochs=1, learning_rate=1e-4,
                             record=False, progress=False)
@@ -136,6 +138,7 @@ def test_record_appends_rows(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "runs.csv"]  # no temporary file left
 
 
+@pytest.mark.slow  # a training run in a new process
 def test_train_command_data_parallel_over_two_devices(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "analysis", "train", "mobilenet", "--alpha", "0.25", "--dataset", "digits",
