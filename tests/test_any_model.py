@@ -125,7 +125,7 @@ def test_compare_takes_keras_networks(capsys):
         out.split('"keras:MobileNetV2/96"')[1].split('"params": ')[1].split(",")[0])
 
 
-@pytest.mark.parametrize("network", ["vgg16", "keras:MobileNetV3Small"])
+@pytest.mark.parametrize("network", [pytest.param("vgg16", marks=pytest.mark.slow), "keras:MobileNetV3Small"])
 def test_the_study_profile_reproduces_the_study_features(network):
     """The profile predict uses gives, for a network the study measured, the features it saved."""
     study = shipped.results("latency_study")

@@ -172,6 +172,7 @@ def test_a_failed_report_keeps_what_ran_and_its_index_says_what_did_not(notebook
     assert not list(out.glob(".*.partial"))
 
 
+@pytest.mark.slow  # a kernel; the failed report above checks the index of an unfinished report fast
 def test_an_interrupted_report_says_which_notebook_did_not_finish(notebooks_dir, tmp_path, monkeypatch):
     _notebook(notebooks_dir / "03_after.ipynb", "print('never')")
     real = report.execute_notebook
