@@ -259,6 +259,7 @@ def test_vgg16_bias_relu_and_max_pool(vgg16_table):
     assert pool["fvcore_unsupported"] == {"aten::max_pool2d": 1}
 
 
+@pytest.mark.slow  # another worker; the small MobileNet's non-default alpha and resolution cross to it fast
 def test_the_worker_builds_the_variant_it_is_sent():
     # Every non-default option crosses to the torch subprocess: a depth multiplier of 2 doubles
     # each depthwise output, so conv_dw_1 does 32 x 2 channels x 3 x 3 per position of its 32x32 map.

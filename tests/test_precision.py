@@ -79,7 +79,8 @@ def test_fp32_copies_compute_what_keras_computes(small_model, images, cache, run
         np.testing.assert_allclose(run_copy(runtime, "fp32", path, image[None]), expected, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("runtime", COPIED_RUNTIMES)
+@pytest.mark.parametrize("runtime", [r if r == "litert" else pytest.param(r, marks=pytest.mark.slow)
+                                     for r in FLOAT_RUNTIMES])  # NNCF's int8 also runs fast below
 def test_int8_copies_stay_close_to_float(small_model, images, cache, runtime):
     calibration = conversions.calibration_set(SMALL, images)
     path = conversions.converted(SMALL, runtime, "int8", small_model, calibration=calibration)
@@ -158,6 +159,7 @@ def test_onnx_export_of_full_vgg16_fits(cache):
     assert parameters == keras.applications.VGG16(weights=None).count_params()
 
 
+@pytest.mark.slow  # three conversions; test_latency checks the cache fast
 def test_copies_are_cached_per_precision_and_calibration(small_model, images, cache, monkeypatch):
     first = conversions.converted(SMALL, "litert", "int8", small_model)
     monkeypatch.setitem(conversions._CONVERT, "litert", lambda *a: pytest.fail("converted twice"))

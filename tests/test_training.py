@@ -111,6 +111,7 @@ def test_augmentation_moves_training_images_only(digits):
     np.testing.assert_array_equal(np.asarray(layers(images, training=False)), images)
 
 
+@pytest.mark.slow  # a training run
 def test_dataset_smaller_than_one_batch(tmp_path):
     _write_images(tmp_path, ["a", "b"], per_class=3)
     data = datasets.load_dataset(f"folder:{tmp_path}", image_size=32)
