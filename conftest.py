@@ -5,7 +5,14 @@ Plain ``pytest`` collects tests/ only and deselects ``slow``; ``pytest -m slow t
 runs the slow tests and every notebook. This file imports neither Keras nor TensorFlow.
 """
 
-import pytest
+import os
+
+# As tests/conftest.py: quiet TensorFlow, and the notebooks in QUICK mode even when only notebooks/ is given.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("QUICK", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marker
