@@ -20,7 +20,8 @@ def test_the_builder_list_is_keras_applications():
 
 @pytest.mark.parametrize("label, builder, kwargs", [
     ("keras:MobileNetV2/96 alpha=0.5", keras.applications.MobileNetV2, dict(alpha=0.5, input_shape=(96, 96, 3))),
-    ("keras:ResNet50/64 num_classes=10", keras.applications.ResNet50, dict(classes=10, input_shape=(64, 64, 3))),
+    pytest.param("keras:ResNet50/64 num_classes=10", keras.applications.ResNet50, dict(classes=10, input_shape=(64, 64, 3)),
+                 marks=pytest.mark.slow),  # two ResNet50s; MobileNetV2 checks the same path fast
 ])
 def test_a_keras_variant_builds_what_keras_builds(label, builder, kwargs):
     variant = Variant.parse(label)
@@ -125,7 +126,7 @@ def test_compare_takes_keras_networks(capsys):
         out.split('"keras:MobileNetV2/96"')[1].split('"params": ')[1].split(",")[0])
 
 
-@pytest.mark.parametrize("network", ["vgg16", "keras:MobileNetV3Small"])
+@pytest.mark.parametrize("network", [pytest.param("vgg16", marks=pytest.mark.slow), "keras:MobileNetV3Small"])
 def test_the_study_profile_reproduces_the_study_features(network):
     """The profile predict uses gives, for a network the study measured, the features it saved."""
     study = results.results("latency_study")

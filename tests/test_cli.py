@@ -110,6 +110,7 @@ def test_a_variant_label_names_a_network(capsys):
     assert status == 0 and json.loads(out)["params"] == reference.count_params()
 
 
+@pytest.mark.slow  # two VGG16s; the other compare tests and test_cost's compare_table ratios stay fast
 def test_compare_json_ratios(capsys):
     status, out, _ = _run(capsys, "compare", "vgg16", "mobilenet", "--alpha", "0.25", "--format", "json")
     assert status == 0
@@ -141,6 +142,7 @@ def test_compare_needs_two_models(capsys):
     assert status == 2 and "different networks" in err
 
 
+@pytest.mark.slow  # torch and fvcore in a worker; tests/test_crosscheck.py checks the counters fast
 def test_count_crosscheck_adds_the_independent_counters(capsys):
     status, out, _ = _run(capsys, "count", "mobilenet", "--alpha", "0.25", "--resolution", "64",
                           "--crosscheck", "--per-layer", "--format", "json")

@@ -135,7 +135,7 @@ def test_freezing_does_not_change_counts():
 # ---------------------------------------------------------------- agreement
 
 
-@pytest.mark.parametrize("fixture", ["small_mobilenet", "vgg16_table"])
+@pytest.mark.parametrize("fixture", ["small_mobilenet", pytest.param("vgg16_table", marks=pytest.mark.slow)])
 def test_every_conv_layer_agrees_exactly_across_the_three_counters(fixture, request):
     table = request.getfixturevalue(fixture)
     mac_rows = table[table["type"].isin(MAC_LAYER_TYPES)]
@@ -167,6 +167,7 @@ def test_fvcore_counts_depthwise_as_grouped_convolution(small_mobilenet):
         assert row["tf_ops"] == {"DepthwiseConv2dNative": 2 * row["fvcore_macs"]}
 
 
+@pytest.mark.slow  # fvcore on the full MobileNet in a worker; the small MobileNet checks fvcore fast, test_cost the 569M
 def test_fvcore_total_of_mobilenet_224_is_the_papers_569m(mobilenet_model):
     counts = fvcore_counts(Variant("mobilenet"))
     assert counts.attrs["total_macs"] == MOBILENET_224_MACS
@@ -176,6 +177,7 @@ def test_fvcore_total_of_mobilenet_224_is_the_papers_569m(mobilenet_model):
         assert row["fvcore_macs"] == ours[row["name"]], row["name"]
 
 
+@pytest.mark.slow  # VGG16 through all three counters; the small MobileNet checks them fast
 def test_vgg16_totals(vgg16_table):
     summary = crosscheck_summary(vgg16_table)
     assert summary["fvcore_total_macs"] == summary["ours_macs"] == VGG16_MACS
@@ -241,6 +243,7 @@ def test_tf_profiler_conventions_for_other_ops(small_mobilenet):
     assert "TF profiler counts 0 for Relu6" in relu["note"]
 
 
+@pytest.mark.slow  # VGG16 through all three counters
 def test_vgg16_bias_relu_and_max_pool(vgg16_table):
     conv = vgg16_table.loc["conv3_1"]
     outputs = _elements(conv["output_shape"])
@@ -256,6 +259,7 @@ def test_vgg16_bias_relu_and_max_pool(vgg16_table):
     assert pool["fvcore_unsupported"] == {"aten::max_pool2d": 1}
 
 
+@pytest.mark.slow  # another worker; the small MobileNet's non-default alpha and resolution cross to it fast
 def test_the_worker_builds_the_variant_it_is_sent():
     # Every non-default option crosses to the torch subprocess: a depth multiplier of 2 doubles
     # each depthwise output, so conv_dw_1 does 32 x 2 channels x 3 x 3 per position of its 32x32 map.

@@ -49,6 +49,7 @@ def test_offered_configurations():
         "litert", "litert int8", "onnxruntime", "onnxruntime int8"]
 
 
+@pytest.mark.slow  # int8 conversions of every variant; test_roofline's held-out study and fit_by_runtime tests stay fast
 def test_latency_study_fits_each_precision(tmp_path, monkeypatch):
     from analysis.speed import conversions
 

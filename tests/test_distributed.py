@@ -82,6 +82,7 @@ def uninterrupted(tmp_path_factory):
 
 # --- a run killed after its second epoch, then resumed ---------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_run_killed_after_its_second_epoch_resumes_to_the_same_accuracy(uninterrupted, tmp_path):
     run_dir = _killed_after(tmp_path, 2)
     assert runs.RunFolder(run_dir).status() == "interrupted"
@@ -104,6 +105,7 @@ def test_a_run_killed_after_its_second_epoch_resumes_to_the_same_accuracy(uninte
     assert not [p.name for p in run_dir.rglob("*") if ".partial" in p.name or "_temp" in p.name]  # no leftovers
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_run_is_refused_with_the_reason(tmp_path, capsys):
     run_dir = _killed_after(tmp_path, 1)
     asked = ["--epochs", str(EPOCHS), "--run-dir", str(run_dir), "--resume"]
@@ -136,6 +138,7 @@ def two_workers(tmp_path_factory):
     return _train(tmp_path, *PLAIN, "--workers", "2", "--run-dir", str(tmp_path / "run"))
 
 
+@pytest.mark.slow
 def test_two_local_workers_learn_like_one(two_workers, one_worker):
     assert two_workers["workers"] == 2 and two_workers["replicas"] == 2 and two_workers["restarts"] == 0
     assert one_worker["workers"] == 1 and one_worker["replicas"] == 1
@@ -147,6 +150,7 @@ def test_two_local_workers_learn_like_one(two_workers, one_worker):
     assert two_workers["latency_ms"] > 0 and two_workers["params"] == one_worker["params"]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_rejoins_from_the_checkpoint(two_workers, tmp_path):
     run_dir = tmp_path / "run"
     process = _start(tmp_path, *PLAIN, "--workers", "2", "--run-dir", str(run_dir))
@@ -163,6 +167,7 @@ def test_a_killed_worker_rejoins_from_the_checkpoint(two_workers, tmp_path):
     assert runs.RunFolder(run_dir).logged_epochs() == EPOCHS
 
 
+@pytest.mark.slow
 def test_the_cluster_recipe_on_two_processes(tmp_path):
     """What docs/training.md tells a cluster: the same command on every worker, each with its TF_CONFIG."""
     ports = launcher.free_ports(2)
@@ -182,6 +187,7 @@ def test_the_cluster_recipe_on_two_processes(tmp_path):
     assert not (tmp_path / "run" / "workers" / "worker-1").exists()  # the other worker's checkpoints: removed
 
 
+@pytest.mark.slow
 def test_an_unreachable_worker_ends_the_run_naming_it(tmp_path):
     with socket.socket() as closed:  # a port where nothing listens
         closed.bind(("127.0.0.1", 0))

@@ -154,6 +154,7 @@ def test_variant_explorer_resolution_changes_shapes_not_parameters():
     assert "MobileNet 0.5/160" in explorer.output.value
 
 
+@pytest.mark.slow  # builds the 29M-parameter Conv MobileNet; test_nets checks Tables 4 and 5, the alpha test the controls
 def test_variant_explorer_shallow_and_conv():
     explorer = explore.variant_explorer()
     full = explorer.view.totals["params"]

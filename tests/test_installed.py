@@ -13,6 +13,9 @@ from nets.backend import keras
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
+# The slow tier (`pytest -m slow tests notebooks`): builds a wheel and a virtual environment.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):

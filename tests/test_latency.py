@@ -38,9 +38,12 @@ def test_summary_statistics_closed_form():
     assert latency.summarize_times(np.array([1.0, 1.01, 1.02, 1.03, 9.0]), 1, 1)["unstable"] is False
 
 
+# Slow tier: the ONNX exports, and the int8 conversions tests/test_precision.py checks fast.
 @pytest.mark.parametrize("runtime, precision", [
-    ("keras", "fp32"), ("xla", "fp32"), ("litert", "fp32"), ("litert", "int8"), ("openvino", "fp32"),
-    ("openvino", "bf16"), ("openvino", "int8"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")])
+    ("keras", "fp32"), ("xla", "fp32"), ("litert", "fp32"), pytest.param("litert", "int8", marks=pytest.mark.slow),
+    ("openvino", "fp32"), ("openvino", "bf16"), pytest.param("openvino", "int8", marks=pytest.mark.slow),
+    pytest.param("onnxruntime", "fp32", marks=pytest.mark.slow),
+    pytest.param("onnxruntime", "int8", marks=pytest.mark.slow)])
 def test_measure_is_well_formed(small_model, runtime, precision, tmp_path, monkeypatch):
     if precision == "bf16" and not bf16_supported():
         pytest.skip("this CPU has no bf16 instructions (tests/test_precision.py covers the row it gives)")

@@ -30,6 +30,8 @@ SMALL = Variant("mobilenet", alpha=0.25, resolution=32, num_classes=10, logits=T
 SMALL_VGG = Variant("vgg16", resolution=32, num_classes=10, logits=True, fc6_kernel_size="auto")
 FLOAT_RUNTIMES = ("litert", "openvino", "onnxruntime")
 DIGITS_CALIBRATION = conversions.calibration_set(SMALL)
+# ONNX Runtime's copies come from an ONNX export (torch.onnx in a worker): the slow tier.
+COPIED_RUNTIMES = [pytest.param(r, marks=pytest.mark.slow) if r == "onnxruntime" else r for r in FLOAT_RUNTIMES]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def run_copy(runtime, precision, path, x):
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
-@pytest.mark.parametrize("runtime", FLOAT_RUNTIMES)
+@pytest.mark.parametrize("runtime", COPIED_RUNTIMES)
 def test_fp32_copies_compute_what_keras_computes(small_model, images, cache, runtime):
     path = conversions.converted(SMALL, configuration(runtime, "fp32"), small_model, batch=1)
     for image in images[:4]:
@@ -83,7 +85,8 @@ def test_fp32_copies_compute_what_keras_computes(small_model, images, cache, run
         np.testing.assert_allclose(run_copy(runtime, "fp32", path, image[None]), expected, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("runtime", FLOAT_RUNTIMES)
+@pytest.mark.parametrize("runtime", [r if r == "litert" else pytest.param(r, marks=pytest.mark.slow)
+                                     for r in FLOAT_RUNTIMES])  # NNCF's int8 also runs fast below
 def test_int8_copies_stay_close_to_float(small_model, images, cache, runtime):
     calibration = conversions.calibration_set(SMALL, images)
     path = conversions.converted(SMALL, configuration(runtime, "int8"), small_model, calibration=calibration)
@@ -118,6 +121,7 @@ def test_openvino_int8_and_bf16_run_in_that_precision(small_model, cache):
         assert convolution_precisions(fp, "f32") == {"f32"}
 
 
+@pytest.mark.slow  # an ONNX export
 def test_onnxruntime_int8_runs_integer_convolutions(small_model, cache, tmp_path):
     path = conversions.converted(SMALL, configuration("onnxruntime", "int8"), small_model, calibration=DIGITS_CALIBRATION)
     graph = onnx.load(str(path)).graph
@@ -131,6 +135,7 @@ def test_onnxruntime_int8_runs_integer_convolutions(small_model, cache, tmp_path
     assert optimized.count("QLinearConv") == len(quantized) and "Conv" not in optimized
 
 
+@pytest.mark.slow  # an ONNX export
 def test_onnx_export_folds_batch_norm(small_model, cache):
     graph = onnx.load(str(conversions.converted(SMALL, configuration("onnxruntime"), small_model))).graph
     kinds = [n.op_type for n in graph.node]
@@ -140,6 +145,7 @@ def test_onnx_export_folds_batch_norm(small_model, cache):
     assert "Sub" not in kinds and "Div" not in kinds  # batch norm folded into the convolutions
 
 
+@pytest.mark.slow  # an ONNX export
 def test_onnx_export_of_vgg16(cache):
     keras.utils.set_random_seed(0)
     model = SMALL_VGG.build()
@@ -150,6 +156,7 @@ def test_onnx_export_of_vgg16(cache):
 
 
 @pytest.mark.skipif(quick_mode(), reason="exporting VGG16's 138M parameters takes about 30 s; QUICK=0 runs it")
+@pytest.mark.slow  # an ONNX export
 def test_onnx_export_of_full_vgg16_fits(cache):
     variant = Variant.parse("VGG16/224")
     path = conversions.converted(variant, configuration("onnxruntime"), variant.build())
@@ -158,6 +165,7 @@ def test_onnx_export_of_full_vgg16_fits(cache):
     assert parameters == keras.applications.VGG16(weights=None).count_params()
 
 
+@pytest.mark.slow  # three conversions; test_latency checks the cache fast
 def test_copies_are_cached_per_precision_and_calibration(small_model, images, cache, monkeypatch):
     first = conversions.converted(SMALL, configuration("litert", "int8"), small_model, calibration=DIGITS_CALIBRATION)
     litert = runtimes.get("litert")
@@ -219,6 +227,7 @@ def test_missing_runtime_package_exits_1_saying_what_to_install(capsys, monkeypa
     assert len(err.splitlines()) == 1 and "needs the package 'openvino'" in err
 
 
+@pytest.mark.slow  # training, then every conversion, ONNX's included
 def test_train_quantize_measures_accuracy_on_each_converted_copy(digits, cache, monkeypatch):
     monkeypatch.setattr(training.paths, "TABLES_DIR", cache)
     result = training.train(SMALL, digits.subset(300), TrainingSettings(epochs=3), quantize=("fp32", "int8"),

@@ -89,6 +89,7 @@ def test_report_writes_notebooks_pages_figures_tables_and_index(notebooks_dir, t
     assert f"VGG16 {vgg_params / 1e6:,.2f} M" in text
 
 
+@pytest.mark.slow  # kernels; test_a_failed_report_keeps_what_ran... checks the same message fast
 def test_failing_cell_names_notebook_and_cell_and_keeps_earlier_work(notebooks_dir, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(report.ReportError, match=r"02_broken.ipynb, cell 4: RuntimeError: the second cell fails"):
@@ -171,6 +172,7 @@ def test_a_failed_report_keeps_what_ran_and_its_index_says_what_did_not(notebook
     assert not list(out.glob(".*.partial"))
 
 
+@pytest.mark.slow  # a kernel; the failed report above checks the index of an unfinished report fast
 def test_an_interrupted_report_says_which_notebook_did_not_finish(notebooks_dir, tmp_path, monkeypatch):
     _notebook(notebooks_dir / "03_after.ipynb", "print('never')")
     real = report.execute_notebook
@@ -190,6 +192,7 @@ def test_an_interrupted_report_says_which_notebook_did_not_finish(notebooks_dir,
     assert "02_broken did not finish" in _text(index) and "03_after not run" in _text(index)
 
 
+@pytest.mark.slow  # a kernel; test_report_writes_notebooks... runs the same complete report fast
 def test_a_complete_report_says_nothing_is_missing(notebooks_dir, tmp_path):
     result = report.build_report(tmp_path / "out", names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
     assert result.status == {"01_first": report.RAN}

@@ -214,6 +214,7 @@ def test_time_layers_times_every_layer_on_its_own_input(conv_bn_table):
     assert (times["measured_ms"] > 0).all()
 
 
+@pytest.mark.slow  # times five networks; the held-out study below and test_latency's reuse tests stay fast
 def test_latency_model_study_measures_or_reuses_every_variant(tmp_path):
     profile = {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}
     specs = mobilenet_grid((0.25, 0.5, 0.75), (32,))

@@ -169,6 +169,7 @@ def test_dense_evaluation_macs_are_the_closed_form(dense384, vgg16_model):
     assert result["speedup"] == pytest.approx(positions * crop / dense)
 
 
+@pytest.mark.slow  # two dense VGG16s; the 384 score map below checks score_map fast
 def test_score_map_table_starts_from_the_224_network():
     table = score_map_table(resolutions=(224, 256))
     assert table["score_map_shape"].tolist() == [(1, 1, 1000), (2, 2, 1000)]

@@ -87,6 +87,7 @@ def _no_tfds():
     return False
 
 
+@pytest.mark.slow  # two training runs of 8 epochs
 def test_training_learns_and_repeats_with_a_seed(digits):
     runs = [training.train(Variant("mobilenet", alpha=0.25), digits, TrainingSettings(epochs=8, seed=7), record=False,
                            progress=False)
@@ -112,6 +113,7 @@ def test_augmentation_moves_training_images_only(digits):
     np.testing.assert_array_equal(np.asarray(layers(images, training=False)), images)
 
 
+@pytest.mark.slow  # a training run
 def test_dataset_smaller_than_one_batch(tmp_path):
     _write_images(tmp_path, ["a", "b"], per_class=3)
     data = datasets.load_dataset(f"folder:{tmp_path}", image_size=32)
@@ -120,6 +122,7 @@ def test_dataset_smaller_than_one_batch(tmp_path):
     assert result.epochs_run == 1 and 0.0 <= result.accuracy <= 1.0
 
 
+@pytest.mark.slow  # a training run of VGG16
 def test_vgg16_trains_at_small_size(digits):
     result = training.train(Variant("vgg16", fc_units=64), digits, TrainingSettings(epochs=1, learning_rate=1e-4),
                             record=False, progress=False)
@@ -138,6 +141,7 @@ def test_record_appends_rows(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "runs.csv"]  # no temporary file left
 
 
+@pytest.mark.slow  # a training run in a new process
 def test_train_command_data_parallel_over_two_devices(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "analysis", "train", "mobilenet", "--alpha", "0.25", "--dataset", "digits",

@@ -45,6 +45,7 @@ def test_keras_mobilenet_file_loads_and_gives_the_same_outputs(keras_mobilenet_f
     assert expected.std() > 1e-4  # the outputs differ between classes, so the match means something
 
 
+@pytest.mark.slow  # the full-size file (528 MB); the small input below checks the same conversion fast
 def test_keras_vgg16_file_converts_dense_head(tmp_path, keras_vgg16):
     path = tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
     keras_vgg16.save(path)
@@ -58,6 +59,23 @@ def test_keras_vgg16_file_converts_dense_head(tmp_path, keras_vgg16):
     assert np.abs(ours.predict(x, verbose=0) - expected).max() <= 1e-4
     assert np.abs(expected).max() > 1e-3
 
+
+def test_keras_vgg16_file_converts_dense_head_of_a_small_input(tmp_path):
+    """The conversion above, fast: at 32x32 keras' fc1 is a 512x4096 kernel, our fc6 a 1x1 convolution."""
+    keras.utils.set_random_seed(11)
+    reference = keras.applications.VGG16(weights=None, input_shape=(32, 32, 3), classes=10,
+                                         classifier_activation=None)
+    path = tmp_path / "vgg16_32.h5"
+    reference.save(path)
+    ours = nets.vgg16(weights=path, input_shape=(32, 32, 3), num_classes=10, fc6_kernel_size=None)
+    np.testing.assert_array_equal(
+        ours.get_layer("fc6").kernel.numpy(),
+        reference.get_layer("fc1").kernel.numpy().reshape(1, 1, 512, 4096),
+    )
+    x = _images(32) * 255.0
+    expected = reference.predict(x, verbose=0)
+    assert np.abs(ours.predict(x, verbose=0) - expected).max() <= 1e-4
+    assert np.abs(expected).max() > 1e-3
 
 def test_vgg16_no_top_file_loads_into_no_top_network(tmp_path):
     reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))

@@ -22,6 +22,10 @@ QUICK_MODELS = ("MobileNetV2", "MobileNetV3Small", "EfficientNetB0", "ConvNeXtTi
 ZOO = QUICK_MODELS if quick_mode() else APPLICATION_NAMES
 REST = () if quick_mode() else tuple(n for n in APPLICATION_NAMES if n not in QUICK_MODELS)
 
+# The slow tier (`pytest -m slow tests notebooks`): the zoo. The fast tier counts application layers
+# in tests/test_layer_table.py and keras.applications models in tests/test_any_model.py.
+pytestmark = pytest.mark.slow
+
 
 def _build(name):
     keras.backend.clear_session()
