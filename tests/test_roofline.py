@@ -147,7 +147,6 @@ def test_latency_model_recovers_known_coefficients():
 
 def test_model_features_of_mobilenet_match_the_paper_table():
     """Counts from the MobileNet paper's Table 1 (alpha 1, 224x224), not from the code."""
-    from analysis import variants
 
     bounds = roofline.machine_bounds(layer_table(Variant("mobilenet").build()),
                                      {"peak_gflops": 100.0, "bandwidth_gbs": 20.0}, batch=2)
