@@ -16,7 +16,8 @@ measurements, and nbval never compares them (only cells marked
 ``# NBVAL_CHECK_OUTPUT`` are compared).
 
 ``python -m analysis.report.notebooks [NOTEBOOK ...]`` cleans in place (all of
-notebooks/ by default); ``--check`` only reports what is not clean.
+notebooks/ by default); ``--check`` only reports what is not clean; ``--adopt DIR``
+takes the executed copies a report wrote in DIR (``adopt``).
 """
 
 import ast
@@ -95,8 +96,21 @@ def notebook_files(directory=None):
     return sorted(Path(directory or paths.NOTEBOOKS_DIR).glob("[0-9][0-9]_*.ipynb"))
 
 
+def adopt(executed, target):
+    """Write the executed notebook ``executed`` (a report's copy) over ``target``, without the report's
+    injected parameters cell, cleaned: how a committed notebook takes a report's outputs."""
+    notebook = nbformat.read(executed, as_version=4)
+    notebook.cells = [c for c in notebook.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    nbformat.write(clean(notebook), target)
+    return target
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--adopt"]:
+        for executed in notebook_files(argv[1]):
+            print(adopt(executed, paths.NOTEBOOKS_DIR / executed.name))
+        return 0
     check = "--check" in argv
     files = [Path(a) for a in argv if a != "--check"] or notebook_files()
     status = 0
