@@ -4,7 +4,7 @@ which machine, when, by which command and with which package versions.
 
 The notebooks draw from these where a live run would take too long (and say so); the
 benchmarks that measure them write them (``write_results``, into the folder they are given:
-``analysis.refresh`` gives each a staging folder). Pure Python: nothing here loads TensorFlow.
+a study gives them its folder, ``analysis.study``). Pure Python: nothing here loads TensorFlow.
 """
 
 import datetime
@@ -67,8 +67,7 @@ def results(name, directory=None, first=None):
     """The shipped result ``name`` as a DataFrame; its provenance is in ``.attrs``.
 
     ``directory``: the results folder (default: the package's). ``first``: a folder read
-    instead where it holds ``name`` (a benchmark run by a refresh reads there what an earlier
-    command of the same refresh wrote).
+    instead where it holds ``name`` (a benchmark reads there what an earlier one wrote).
 
     Raises:
         MissingFile: no such result (the message lists those shipped).

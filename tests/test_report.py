@@ -1,5 +1,6 @@
 """python -m analysis report: executes notebooks in fresh kernels and exports what they made."""
 
+import dataclasses
 import json
 import re
 
@@ -10,8 +11,8 @@ import pytest
 from analysis.report import build as report
 from analysis import paths
 from analysis.cli import main
-from analysis import refresh, results
-from nets.errors import Failed
+from analysis import results
+from nets.errors import MissingFile
 
 
 def _text(page):
@@ -273,79 +274,51 @@ def test_headline_latency_is_the_best_of_the_shipped_results_with_their_machine(
     assert set(accuracy["source"]) == {"MobileNet paper (Howard et al. 2017), Table 8"}
 
 
-# --- refreshing the shipped results ---------------------------------------------------------------
+# --- studies: one machine's measurements ----------------------------------------------------------
 
-FAKE_BENCHMARK = """
-import sys
-import pandas as pd
-from analysis import results
-name, flag, out = sys.argv[1:]
-assert flag == "--results-dir"
-if name == "fail":
-    sys.exit(3)
-if name == "silent":
-    sys.exit(0)
-if name == "fake_chained":  # reads what the first command of the same refresh wrote
-    frame = pd.DataFrame({"doubled": 2 * results.results("fake_first", first=out)["value"]})
-else:
-    frame = pd.DataFrame({"value": [1.5, 2.5]})
-results.write_results(name, frame, "python bench_fake.py " + name, out, threads=2)
-"""
+def _fingerprint(**changes):
+    from analysis.speed.fingerprint import this_machine
+
+    return dataclasses.replace(this_machine(), **changes)
 
 
-@pytest.fixture
-def fake_refresh(tmp_path, monkeypatch):
-    root, folder = tmp_path / "checkout", tmp_path / "results"
-    (root / "benchmarks").mkdir(parents=True)
-    (root / "benchmarks" / "bench_fake.py").write_text(FAKE_BENCHMARK)
-    folder.mkdir()
-    results.register("fake_first", pd.DataFrame({"value": [0.0]}), _about(), folder)  # the old result
-    results.register("fake_chained", pd.DataFrame({"doubled": [0.0]}), _about(), folder)
+def test_a_study_keeps_whole_parts_and_refuses_another_machine(tmp_path, monkeypatch):
+    from analysis.study import folder as study_folder
 
-    def jobs(*names):
-        monkeypatch.setattr(refresh, "REFRESHES", tuple(
-            refresh.Refresh((name,), ("benchmarks/bench_fake.py", name)) for name in names))
-
-    return root, folder, jobs
-
-
-def test_refresh_rewrites_the_shipped_results_with_provenance(fake_refresh):
-    root, folder, jobs = fake_refresh
-    jobs("fake_first", "fake_chained")
-    written = refresh.refresh(progress=False, root=root, directory=folder)
-    assert sorted(p.name for p in written) == ["fake_chained.csv", "fake_chained.json", "fake_first.csv",
-                                               "fake_first.json"]
-    first, chained = results.results("fake_first", folder), results.results("fake_chained", folder)
-    assert list(first["value"]) == [1.5, 2.5] and list(chained["doubled"]) == [3.0, 5.0]
-    about = json.loads((folder / "fake_first.json").read_text())
-    assert about["command"] == "python bench_fake.py fake_first" and about["threads"] == 2
-    assert {"date", "cpu", "cores", "python", "versions"} <= set(about) and about["versions"]["pandas"] == pd.__version__
-    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in written)  # no staging left
+    study = study_folder.start_or_continue(tmp_path / "s", "python -m analysis study", 15)
+    study.write("fake_part", pd.DataFrame({"value": [1.5]}), threads=2)
+    again = study_folder.open_study(tmp_path / "s")
+    assert again.done == ["fake_part"] and list(again.read("fake_part")["value"]) == [1.5]
+    assert again.read("fake_part").attrs["fingerprint"] == again.about["fingerprint"]
+    with pytest.raises(MissingFile, match="holds no part 'other'"):
+        again.read("other")
+    assert study_folder.start_or_continue(tmp_path / "s", "again", 15).done == ["fake_part"]  # continued
+    other = _fingerprint(stepping="99", model_name="Another CPU")
+    monkeypatch.setattr(study_folder, "this_machine", lambda: other)
+    with pytest.raises(ValueError, match="measured on .*this machine is Another CPU"):
+        study_folder.check_out(tmp_path / "s")
 
 
-@pytest.mark.parametrize("failing, message", [("fail", "exited with status 3"), ("silent", "did not write silent")])
-def test_a_failed_refresh_leaves_the_shipped_results_as_they_were(fake_refresh, failing, message):
-    root, folder, jobs = fake_refresh
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    jobs("fake_first", failing)
-    with pytest.raises(Failed, match=message):
-        refresh.refresh(progress=False, root=root, directory=folder)
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # old files whole, no staging left
+@pytest.mark.parametrize("argv, fragment", [
+    (["report", "--study", "/nonexistent/study"], "No study folder at '/nonexistent/study'"),
+    (["predict", "vgg16", "--study", "."], "is not a study"),
+    (["study", "--budget", "0"], "Received budget=0.0"),
+    (["study", "--budget", "nan"], "Received budget=nan"),
+    (["study", "--budget", "-1"], "Received budget=-1.0"),
+    (["study", "--out", "tests"], "--out must be a new or empty folder"),
+])
+def test_study_arguments_are_one_line_exit_2(argv, fragment, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fragment in err
 
 
-def test_refresh_checks_its_names_and_the_report_command_dispatches_to_it(monkeypatch, capsys):
-    with pytest.raises(ValueError, match="names must be shipped results: .*latency_study.*Received names=.'nope'."):
-        refresh.refresh(["nope"], progress=False)
-    assert [job.names for job in refresh._jobs(None)] == [job.names for job in refresh.REFRESHES if not job.gpu]
-    assert main(["report", "--refresh-results", "nope"]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "nope" in err
-    asked = []
+def test_continuing_a_study_of_another_machine_is_refused_naming_both(tmp_path, capsys):
+    from analysis.speed.fingerprint import this_machine
 
-    def stop(names=None, progress=True):
-        asked.append(names)
-        raise Failed("stopped by the test")
-
-    monkeypatch.setattr(refresh, "refresh", stop)
-    assert main(["report", "--refresh-results"]) == 1 and main(["report", "--refresh-results", "gpu_latency"]) == 1
-    assert asked == [None, ["gpu_latency"]]
+    theirs = _fingerprint(vendor="GenuineIntel", family="6", model="143", model_name="Intel Xeon elsewhere")
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "study.json").write_text(json.dumps({"fingerprint": theirs.to_dict(), "done": []}))
+    assert main(["study", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Intel Xeon elsewhere" in err and this_machine().describe() in err and len(err.splitlines()) == 1

@@ -1,5 +1,5 @@
 """The training sweep of notebook 05: MobileNet at three widths and VGG16 trained on the 32x32
-digits, one row each (shipped as the result ``training_sweep`` by ``analysis.refresh``)."""
+digits, one row each (a part of the study, ``analysis.study.parts.training_sweep``)."""
 
 import pandas as pd
 
