@@ -275,17 +275,14 @@ def test_budget_explorer_picks_the_most_accurate_network_under_the_budget():
     assert explorer.view.best["accuracy_%"] == expected["top1"]
     assert f"<b>{expected['variant']}</b>" in _static(explorer)
     explorer.controls["runtime"].value = "openvino"
-    explorer.controls["precision"].value = "int8"
-    explorer.controls["budget_ms"].value = 1.0
-    expected = _best_by_hand("openvino", "int8", 1.0)
+    explorer.controls["budget_ms"].value = 5.0
+    expected = _best_by_hand("openvino", "fp32", 5.0)
     assert explorer.view.best["variant"] == expected["variant"]
     assert explorer.view.best["ms_per_image"] == pytest.approx(expected["ms_per_image"])
-    explorer.controls["budget_ms"].value = 200.0
-    assert explorer.view.best["variant"] == "MobileNet 1.0/224"  # no int8 VGG16 is published
 
 
 def test_budget_explorer_offers_each_runtimes_precisions_and_says_when_nothing_fits():
-    explorer = explore.budget_explorer(runtime="openvino", precision="int8")
+    explorer = explore.budget_explorer(runtime="openvino", precision="fp32")
     explorer.controls["runtime"].value = "keras"
     assert tuple(explorer.controls["precision"].options) == ("fp32",)
     assert explorer.view.precision == "fp32"

@@ -70,7 +70,7 @@ def test_report_writes_notebooks_pages_figures_tables_and_index(notebooks_dir, t
     result = report.build_report(out, quick=True, names=("01_first",), notebooks_dir=notebooks_dir, progress=False)
     executed = nbformat.read(out / "01_first.ipynb", as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected and injected[0].source == "QUICK = True"
+    assert injected and injected[0].source == "QUICK = True\nSTUDY = None"
     assert "QUICK is True" in executed.cells[-1].outputs[0]["text"]
     assert (out / "01_first.html").read_text().startswith("<!DOCTYPE html>")
     assert (out / "figures" / "tiny_figure.png").is_file() and (out / "figures" / "tiny_figure.svg").is_file()
@@ -254,9 +254,9 @@ def test_headline_latency_is_the_best_of_the_shipped_results_with_their_machine(
         (mobile, "keras", "fp32", 4, 4.0, 1.0), ("MobileNet 0.5/160", "keras", "fp32", 1, 1.0, 0.1)]),
         _about(date="2026-01-05"), tmp_path)
     gpu = _latency_rows([(vgg, "torch", "fp32", 1, 7.0, 0.5), (mobile, "torch", "fp32", 1, 21.0, 2.0),
-                         (vgg, "torch", "fp32", 8, 12.0, 4.0)]).drop(columns="precision")
+                         (vgg, "torch", "fp32", 8, 12.0, 4.0)])
     results.register("gpu_latency", gpu, _about(device="Test GPU"), tmp_path)
-    table, sources = latency_headline(tmp_path)
+    table, sources = latency_headline([tmp_path])
     rows = table.set_index("configuration")
     assert list(rows.index) == ["keras", "litert int8", "torch (GPU)"]
     # keras: MobileNet's best is the study's 8 ms (IQR 1), VGG16's the deployment run's 100 ms (IQR 10).
@@ -268,7 +268,7 @@ def test_headline_latency_is_the_best_of_the_shipped_results_with_their_machine(
     assert rows.loc["torch (GPU)", "machine"] == "Test GPU" and rows.loc["torch (GPU)", f"{vgg} ms"] == 7.0
     assert set(sources) == {"deployment_latency", "latency_study", "gpu_latency"}
     assert "2026-01-05" in sources["latency_study"] and "Test CPU (4 cores)" in sources["latency_study"]
-    accuracy, _ = accuracy_headline(tmp_path)
+    accuracy, _ = accuracy_headline([tmp_path])
     # The one published comparison: the MobileNet paper's Table 8 prints VGG16 71.5 % and MobileNet 70.6 %.
     assert accuracy.set_index("network")["top1_%"].to_dict() == {vgg: 71.5, mobile: 70.6}
     assert set(accuracy["source"]) == {"MobileNet paper (Howard et al. 2017), Table 8"}

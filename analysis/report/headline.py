@@ -66,13 +66,13 @@ def _about(frame):
 
 
 def _folders(directories):
-    """The result folders a headline reads: the studies given (default: the report's study), then the
+    """The result folders a headline reads: the folders given, else the report's study and the
     shipped GPU results."""
-    if not directories:
-        from analysis.study.folder import report_study
+    if directories:
+        return list(directories)
+    from analysis.study.folder import report_study
 
-        directories = [report_study().path]
-    return [*directories, results.RESULTS_DIR]
+    return [report_study().path, results.RESULTS_DIR]
 
 
 def latency_headline(directories=None):
@@ -95,7 +95,8 @@ def latency_headline(directories=None):
         frame = frame[(frame["batch"] == 1) & frame["variant"].isin((VGG, MOBILENET))].dropna(subset=["ms_per_image"])
         if frame.empty:
             continue
-        sources[f"{name} ({results.machine(frame.attrs)})"] = _about(frame)
+        key = name if name not in sources else f"{name} ({results.machine(frame.attrs)})"
+        sources[key] = _about(frame)
         for (runtime, prec), group in frame.groupby(["runtime", "precision"], sort=False):
             row = {"configuration": Configuration(runtime, prec).label + (" (GPU)" if name == "gpu_latency" else ""),
                    "runtime": runtime, "precision": prec, "machine": results.machine(frame.attrs)}
