@@ -16,10 +16,11 @@ def training_sweep_variants():
             (Variant("mobilenet"), 20), (Variant("vgg16"), 12))
 
 
-def training_sweep(progress=True):
+def training_sweep(progress=True, epochs=None):
     """Train the sweep of ``training_sweep_variants`` on digits (32x32, seed 0, every training
     image): one row per network with ``TRAINING_SWEEP_COLUMNS`` (accuracy 0..1, MACs per image,
     latency in ms, training time in s)."""
-    runs = [training.train(variant, "digits", TrainingSettings(epochs=epochs, seed=0), progress=progress, record=False)
-            for variant, epochs in training_sweep_variants()]
+    runs = [training.train(variant, "digits", TrainingSettings(epochs=epochs or most, seed=0), progress=progress,
+                           record=False)
+            for variant, most in training_sweep_variants()]
     return pd.DataFrame([run.to_dict() for run in runs])[list(TRAINING_SWEEP_COLUMNS)]

@@ -110,8 +110,13 @@ def quantized_accuracy(context):
             "details": {**_machine_details(context), "epochs": DIGITS_EPOCHS}}
 
 
+SWEEP_EPOCHS = 8
+
+
 def training_sweep(context):
-    """MobileNet at three widths and VGG16 trained on the 32x32 digits (``analysis.accuracy.sweep``)."""
+    """MobileNet at three widths and VGG16 trained on the 32x32 digits for at most ``SWEEP_EPOCHS``
+    epochs each (``analysis.accuracy.sweep``)."""
     from analysis.accuracy.sweep import training_sweep as sweep
 
-    return {"training_sweep": sweep(progress=context.progress)}
+    return {"training_sweep": sweep(progress=context.progress, epochs=SWEEP_EPOCHS),
+            "details": {**_machine_details(context), "epochs": SWEEP_EPOCHS}}

@@ -31,12 +31,12 @@ class Step:
 
 
 PLAN = (
-    Step("machine_profile", 40, parts.machine_profile),
-    Step("deployment_latency", 300, parts.deployment_latency),
-    Step("latency_study", 330, parts.latency_fit),
-    Step("quantized_accuracy", 150, parts.quantized_accuracy),
-    Step("batch_sweep", 90, parts.batch_sweep),
-    Step("training_sweep", 900, parts.training_sweep),
+    Step("machine_profile", 60, parts.machine_profile),
+    Step("deployment_latency", 630, parts.deployment_latency),
+    Step("latency_study", 720, parts.latency_fit),
+    Step("quantized_accuracy", 900, parts.quantized_accuracy),
+    Step("batch_sweep", 240, parts.batch_sweep),
+    Step("training_sweep", 420, parts.training_sweep),
 )
 
 
