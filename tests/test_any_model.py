@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis import cli, results
+from analysis import cli, paths, results
 from analysis.speed.latency_fit import FEATURE_NAMES, fit_by_configuration, latency_features
 from analysis.speed.predict import prediction_errors, predict_from, study_profile
 from analysis.speed.runtimes import configuration
@@ -12,6 +12,8 @@ from analysis.variants import Variant
 from nets import applications
 from nets.backend import keras
 from nets.errors import BadInput
+
+REFERENCE = paths.DATA_DIR / "study"  # the shipped reference study
 
 
 def test_the_builder_list_is_keras_applications():
@@ -129,7 +131,7 @@ def test_compare_takes_keras_networks(capsys):
 @pytest.mark.parametrize("network", [pytest.param("vgg16", marks=pytest.mark.slow), "keras:MobileNetV3Small"])
 def test_the_study_profile_reproduces_the_study_features(network):
     """The profile predict uses gives, for a network the study measured, the features it saved."""
-    study = results.results("latency_study")
+    study = results.results("latency_study", REFERENCE)
     profile = study_profile(study)
     variant = Variant(network)
     row = study[(study["variant"] == variant.label) & (study["precision"] == "fp32")].iloc[0]
@@ -138,7 +140,7 @@ def test_the_study_profile_reproduces_the_study_features(network):
 
 
 def test_prediction_errors_set_the_fit_against_each_measurement():
-    study = results.results("latency_study")
+    study = results.results("latency_study", REFERENCE)
     measured = study[(study["variant"] == "VGG16") & (study["runtime"] == "litert") & (study["precision"] == "fp32")]
     errors = prediction_errors(measured, study)
     predicted = predict_from(study, Variant("vgg16"), configuration("litert")).predicted_ms
@@ -147,7 +149,7 @@ def test_prediction_errors_set_the_fit_against_each_measurement():
 
 
 def test_predict_is_the_fit_applied_to_the_features():
-    study = results.results("latency_study")
+    study = results.results("latency_study", REFERENCE)
     variant = Variant("keras:MobileNetV2", resolution=96)
     prediction = predict_from(study, variant, configuration("litert"))
     fit = fit_by_configuration(study)["litert"]

@@ -322,3 +322,15 @@ def test_continuing_a_study_of_another_machine_is_refused_naming_both(tmp_path, 
     assert main(["study", "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err.strip()
     assert "Intel Xeon elsewhere" in err and this_machine().describe() in err and len(err.splitlines()) == 1
+
+
+def test_the_shipped_reference_is_one_machines_study():
+    """Every part of the shipped reference study names the study's fingerprint; nothing else but the
+    GPU run is shipped as a measurement."""
+    folder = paths.DATA_DIR / "study"
+    about = json.loads((folder / "study.json").read_text())
+    parts = sorted(folder.glob("*.json"))
+    assert len(parts) > 5 and set(about["done"]) == {p.stem for p in parts} - {"study"}
+    for part in parts:
+        assert json.loads(part.read_text())["fingerprint"] == about["fingerprint"], part.name
+    assert sorted(p.stem for p in (paths.DATA_DIR / "results").glob("*.json")) == ["gpu_latency"]

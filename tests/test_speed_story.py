@@ -5,9 +5,11 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from analysis import results
+from analysis import paths, results
 from nets.errors import BadInput
 from analysis.speed import latency_fit, story
+
+REFERENCE = paths.DATA_DIR / "study"  # the shipped reference study
 
 
 @dataclasses.dataclass
@@ -99,7 +101,7 @@ def test_latency_per_runtime_takes_each_network_from_its_source():
 
 
 def test_shipped_results_give_the_notebook_tables():
-    deployment = results.results("deployment_latency")
+    deployment = results.results("deployment_latency", REFERENCE)
     grades = story.shipped_grades(deployment)
     assert set(grades["runtime"]) >= {"keras", "xla", "litert"}
     row = grades.iloc[0]
@@ -108,7 +110,7 @@ def test_shipped_results_give_the_notebook_tables():
     lines = story.gpu_summary(gpu, "MobileNet 1.0/224", "VGG16", layers=86).splitlines()
     assert len(lines) == 4 and "H100" in lines[0]
     assert "TFLOP/s" in story.gpu_table(gpu)
-    coefficients = story.fit_coefficients(results.results("latency_study"))
+    coefficients = story.fit_coefficients(results.results("latency_study", REFERENCE))
     assert "litert" in coefficients.index and (coefficients["ns per channel"] >= 0).all()
 
 

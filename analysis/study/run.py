@@ -36,7 +36,7 @@ PLAN = (
     Step("latency_study", 720, parts.latency_fit),
     Step("quantized_accuracy", 900, parts.quantized_accuracy),
     Step("batch_sweep", 240, parts.batch_sweep),
-    Step("training_sweep", 420, parts.training_sweep),
+    Step("training_sweep", 900, parts.training_sweep),
 )
 
 
