@@ -90,7 +90,7 @@ def open_study(path):
     Raises:
         BadInput: ``path`` does not exist, or is not a study (no ``study.json``).
     """
-    path = Path(path)
+    path = Path(path).resolve()
     if not path.is_dir():
         raise MissingFile(f"No study folder at {str(path)!r}. Received study={str(path)!r}")
     if not is_study(path):
