@@ -49,13 +49,17 @@ def test_keras_mobilenet_file_loads_and_gives_the_same_outputs(keras_mobilenet_f
 def test_keras_vgg16_file_converts_dense_head(tmp_path, keras_vgg16):
     path = tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
     keras_vgg16.save(path)
-    ours = nets.vgg16(weights=path)
+    _assert_dense_head_converted(nets.vgg16(weights=path), keras_vgg16, side=224, fc6_side=7)
+
+
+def _assert_dense_head_converted(ours, reference, side, fc6_side):
+    """``ours`` (loaded from ``reference``'s file) holds fc1 as its fc6 convolution and computes the same."""
     np.testing.assert_array_equal(
         ours.get_layer("fc6").kernel.numpy(),
-        keras_vgg16.get_layer("fc1").kernel.numpy().reshape(7, 7, 512, 4096),
+        reference.get_layer("fc1").kernel.numpy().reshape(fc6_side, fc6_side, 512, 4096),
     )
-    x = _images(224) * 255.0
-    expected = keras_vgg16.predict(x, verbose=0)
+    x = _images(side) * 255.0
+    expected = reference.predict(x, verbose=0)
     assert np.abs(ours.predict(x, verbose=0) - expected).max() <= 1e-4
     assert np.abs(expected).max() > 1e-3
 
@@ -68,14 +72,8 @@ def test_keras_vgg16_file_converts_dense_head_of_a_small_input(tmp_path):
     path = tmp_path / "vgg16_32.h5"
     reference.save(path)
     ours = nets.vgg16(weights=path, input_shape=(32, 32, 3), num_classes=10, fc6_kernel_size=None)
-    np.testing.assert_array_equal(
-        ours.get_layer("fc6").kernel.numpy(),
-        reference.get_layer("fc1").kernel.numpy().reshape(1, 1, 512, 4096),
-    )
-    x = _images(32) * 255.0
-    expected = reference.predict(x, verbose=0)
-    assert np.abs(ours.predict(x, verbose=0) - expected).max() <= 1e-4
-    assert np.abs(expected).max() > 1e-3
+    _assert_dense_head_converted(ours, reference, side=32, fc6_side=1)
+
 
 def test_vgg16_no_top_file_loads_into_no_top_network(tmp_path):
     reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
