@@ -56,7 +56,7 @@ def direct_call(variant, model, runtime, threads, precision="fp32", hints=True):
         function = tf.function(lambda t: model(t, training=False), jit_compile=runtime == "xla")
         tensor = tf.constant(x)
         return lambda: function(tensor).numpy()
-    calibration = conversions.calibration_set(variant) if precision == "int8" else None
+    calibration = conversions.speed_calibration(variant) if precision == "int8" else None
     path = str(conversions.converted(variant, configuration(runtime, precision), model, calibration=calibration))
     if runtime == "openvino":
         import openvino as ov
@@ -97,7 +97,7 @@ def harness_overhead(variant, model, runtime, threads, rounds=31, per_round=10, 
     the median of the per-round ratios minus 1."""
     direct = direct_call(variant, model, runtime, threads, precision)
     config = configuration(runtime, precision)
-    calibration = conversions.calibration_set(variant) if precision == "int8" else None
+    calibration = conversions.speed_calibration(variant) if precision == "int8" else None
     harnessed, _ = harness.prepare(variant, config, model, 1, threads, calibration)
     for _ in range(3):
         direct()

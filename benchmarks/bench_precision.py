@@ -29,7 +29,7 @@ from bench_latency import direct_call
 
 from analysis import results
 from analysis.accuracy import training
-from analysis.accuracy.datasets import load_dataset
+from analysis.datasets import load_dataset
 from analysis.accuracy.settings import TrainingSettings
 from analysis.speed import deployment, harness, latency, machine, runtimes
 from analysis.speed.latency import Timing

@@ -9,7 +9,7 @@ machine.
 
 import sys
 
-from analysis.accuracy import datasets, training
+from analysis import datasets, training
 from analysis.accuracy.settings import TrainingSettings
 from analysis.speed.machine import core_count, cpu_model
 from analysis.variants import Variant

@@ -14,7 +14,7 @@ from ai_edge_litert.interpreter import Interpreter
 import dataclasses
 
 from analysis.accuracy import training
-from analysis.accuracy.datasets import load_dataset
+from analysis.datasets import load_dataset
 from analysis.accuracy.settings import TrainingSettings
 from analysis.cli import main
 from analysis.paths import quick_mode

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.accuracy import story
-from analysis.accuracy.datasets import load_dataset
+from analysis.datasets import load_dataset
 from analysis.accuracy.settings import RECOMMENDED
 from analysis.accuracy.tradeoffs import paper_points, published_with_costs
 from nets.errors import BadInput

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis.accuracy import datasets, pipeline, training
+from analysis import datasets, pipeline, training
 from analysis.accuracy.settings import TrainingSettings
 from analysis.variants import Variant
 

@@ -1,6 +1,7 @@
 """What accuracy a network buys, and at what cost.
 
-- ``analysis.accuracy.datasets``: digits, an image folder, or tfds.
+- ``analysis.datasets`` (one level up, shared with the int8 calibration): digits, an image
+  folder, or tfds.
 - ``analysis.accuracy.settings``: what a training run is asked for (settings, placement,
   run folder), checked once (pure Python).
 - ``analysis.accuracy.training``: a small, seeded training loop on ``tf.distribute``.

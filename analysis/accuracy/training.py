@@ -44,7 +44,7 @@ from analysis import atomic, paths
 from analysis.accuracy import launcher, multiworker, runs
 from analysis.accuracy.callbacks import EpochProgress, EpochSeeds, ResumableEarlyStopping, TimeBudget
 from analysis.accuracy.checkpoints import RunCheckpoint
-from analysis.accuracy.datasets import load_dataset
+from analysis.datasets import load_dataset
 from analysis.accuracy.distributed import PeerLost
 from analysis.accuracy.pipeline import training_data, validation_split
 from analysis.accuracy.quantized import quantized_accuracy

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.accuracy import training
-from analysis.accuracy.datasets import Dataset
+from analysis.datasets import Dataset
 from analysis.accuracy.distributed import WORKER_EXIT_PEER_LOST, PeerLost
 from analysis.accuracy.settings import TrainingRequest
 from analysis.variants import Variant

@@ -41,6 +41,7 @@ from analysis import atomic, paths
 from analysis.atomic import file_lock
 from nets.errors import BadInput, Failed, MissingFile
 from analysis.results import provenance
+from analysis.study.folder import report_study
 
 # The notebooks in the order they build on each other.
 NOTEBOOKS = ("01_architectures", "02_separable_convolution", "03_parameters_and_flops",
@@ -101,10 +102,29 @@ def inject_parameters(notebook, quick, study=None):
     return notebook
 
 
+PART_TAG = "study-part:"
+
+
+def omit_missing_parts(notebook, study):
+    """Replace each cell tagged ``study-part:NAME`` whose part the ``StudyFolder`` ``study`` does not
+    hold by one line saying so, and how to measure it; return the notebook."""
+    for index, cell in enumerate(notebook.cells):
+        wanted = [t[len(PART_TAG):] for t in cell.metadata.get("tags", []) if t.startswith(PART_TAG)]
+        missing = [name for name in wanted if name not in study.done]
+        if missing:
+            why = study.about.get("left_out", {}).get(missing[0])
+            notebook.cells[index] = nbformat.v4.new_markdown_cell(
+                f"*Not in this study ({study.describe()}): it holds no `{'`, `'.join(missing)}`"
+                f"{f' (left out: {why})' if why else ''}. `python -m analysis study --out {study.path} "
+                f"--budget MINUTES` measures it.*")
+    return notebook
+
+
 def execute_notebook(path, out_dir, quick, progress=True, kernel_name="python3", study=None):
     """Execute one notebook in a fresh kernel on ``study`` (a folder; None: this machine's study or the
-    reference); write the executed copy and its HTML page."""
+    reference), without the cells whose study part it lacks; write the executed copy and its HTML page."""
     notebook = inject_parameters(nbformat.read(path, as_version=4), quick, study)
+    notebook = omit_missing_parts(notebook, report_study(study))
     code_cells = sum(c.cell_type == "code" for c in notebook.cells)
     bar = tqdm(total=code_cells, desc=f"  {path.stem}", unit="cell", disable=not progress, leave=False)
     client = NotebookClient(

@@ -23,6 +23,8 @@ from analysis.versions import installed_version
 from nets.errors import Failed
 
 CALIBRATION_IMAGES = 64
+# A copy timed for its speed alone: its int8 graph does not depend on the values calibrated.
+SPEED_CALIBRATION_IMAGES = 8
 ANY_WEIGHTS = "any"
 
 
@@ -43,7 +45,7 @@ def calibration_set(variant, images=None, count=CALIBRATION_IMAGES):
     """``count`` calibration images for ``variant``: the first of ``images`` (its training
     images) where given, otherwise scikit-learn's digits resized to its input."""
     if images is None:
-        from analysis.accuracy.datasets import load_dataset
+        from analysis.datasets import load_dataset
 
         images = load_dataset("digits", image_size=variant.resolution).x_train[:count]
         source = f"digits resized to {variant.resolution} px ({len(images)} images)"
@@ -51,6 +53,11 @@ def calibration_set(variant, images=None, count=CALIBRATION_IMAGES):
         images = np.asarray(images, dtype="float32")[:count]
         source = f"training images ({len(images)})"
     return Calibration(source, hashlib.sha1(images.tobytes()).hexdigest()[:12], images)
+
+
+def speed_calibration(variant):
+    """The calibration of a copy that is only timed: ``SPEED_CALIBRATION_IMAGES`` digits images."""
+    return calibration_set(variant, count=SPEED_CALIBRATION_IMAGES)
 
 
 def weights_digest(model):
@@ -77,6 +84,15 @@ def artifact_key(variant, config, calibration=None, weights=ANY_WEIGHTS, batch=N
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
+def artifact_path(variant, config, calibration=None, weights=ANY_WEIGHTS, batch=1, cache_dir=None):
+    """Where the converted copy of ``variant`` for ``config`` lies in the cache (a file there once
+    ``converted`` has made it)."""
+    key = artifact_key(variant, config, calibration, weights, batch)
+    kind = config.precision if config.precision == "int8" else "float"
+    folder = Path(paths.CACHE_DIR if cache_dir is None else cache_dir) / f"{variant.slug[:60]}-{config.runtime}-{kind}-{key}"
+    return folder / config.record.artifact
+
+
 def converted(variant, config, model, batch=1, calibration=None, weights=ANY_WEIGHTS, cache_dir=None,
               progress=False):
     """The path of ``variant`` converted for the ``Configuration`` ``config``, converting it once.
@@ -94,17 +110,14 @@ def converted(variant, config, model, batch=1, calibration=None, weights=ANY_WEI
     record = config.record
     if config.precision == "int8" and calibration is None:
         raise ValueError(f"{config.label} needs calibration images (a Calibration)")
-    cache_dir = Path(paths.CACHE_DIR if cache_dir is None else cache_dir)
-    key = artifact_key(variant, config, calibration, weights, batch)
-    kind = config.precision if config.precision == "int8" else "float"
-    folder = cache_dir / f"{variant.slug[:60]}-{config.runtime}-{kind}-{key}"
-    path = folder / record.artifact
+    path = artifact_path(variant, config, calibration, weights, batch, cache_dir)
     if path.is_file():
         return path
+    folder = path.parent
     bar = tqdm(total=1, desc=f"converting {variant.label} for {config.label}", disable=not progress)
     with atomic.directory(folder) as partial:
         try:
-            record.convert(model, Path(partial) / record.artifact, config.precision, calibration, batch, variant)
+            _make(variant, config, model, Path(partial) / record.artifact, calibration, batch, weights, cache_dir)
         except ConversionError:
             raise
         except Exception as error:
@@ -115,6 +128,20 @@ def converted(variant, config, model, batch=1, calibration=None, weights=ANY_WEI
     bar.update(1)
     bar.close()
     return path
+
+
+def _make(variant, config, model, target, calibration, batch, weights, cache_dir):
+    """Write the copy at ``target``: an int8 one from the cached float copy where the runtime
+    quantizes a float copy, otherwise by the runtime's converter."""
+    record = config.record
+    if config.precision == "int8" and record.quantize is not None:
+        from analysis.speed.runtimes import Configuration
+
+        float_copy = converted(variant, Configuration(config.runtime, "fp32"), model, batch, weights=weights,
+                               cache_dir=cache_dir)
+        record.quantize(float_copy, target, calibration, batch)
+    else:
+        record.convert(model, target, config.precision, calibration, batch, variant)
 
 
 def _failure(config, model, error):

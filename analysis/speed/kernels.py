@@ -13,15 +13,29 @@ from nets import checks
 from nets.errors import Unavailable
 
 
-def best_seconds(work, repeats, warmup=3):
-    """The fastest of ``repeats`` timed calls of ``work()`` after ``warmup`` untimed ones, in seconds."""
-    for _ in range(warmup):
+def best_seconds(work, repeats, warmup=3, max_seconds=3.0):
+    """The fastest of ``repeats`` timed calls of ``work()`` after ``warmup`` untimed ones, in seconds.
+
+    A slow kernel stops early: warm-up and timed calls each stop once they have taken
+    ``max_seconds``, and a first call longer than that is itself the result (start-up costs are
+    small beside it).
+    """
+    start = time.perf_counter()
+    work()
+    first = time.perf_counter() - start
+    if first > max_seconds:
+        return first
+    for _ in range(warmup - 1):
+        if time.perf_counter() - start > max_seconds:
+            break
         work()
-    times = []
+    times, start = [], time.perf_counter()
     for _ in range(repeats):
-        start = time.perf_counter()
+        begin = time.perf_counter()
         work()
-        times.append(time.perf_counter() - start)
+        times.append(time.perf_counter() - begin)
+        if time.perf_counter() - start > max_seconds:
+            break
     return min(times)
 
 
@@ -215,7 +229,7 @@ def peak_method(precision, size, repeats, rates, skipped, fp32_peak):
     if not rates:
         return None, f"no {precision} kernel ran ({not_run})"
     kernel = max(rates, key=rates.get)
-    parts = [f"best of {repeats} {size}^3 {precision} matrix products, {KERNELS[precision][kernel]}; CPU: {cpu}"]
+    parts = [f"best of up to {repeats} {size}^3 {precision} matrix products, {KERNELS[precision][kernel]}; CPU: {cpu}"]
     others = ", ".join(f"{name} {rate:.0f}" for name, rate in rates.items() if name != kernel)
     if others:
         parts.append(f"also measured: {others} {'GOP' if precision == 'int8' else 'GFLOP'}/s")

@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.cost.table import summarize
-from analysis.speed.conversions import calibration_set
+from analysis.speed.conversions import speed_calibration
 from analysis.speed.cpu import core_count
 from analysis.speed.harness import check_runnable, prepare
 from analysis.speed.runtimes import PrecisionUnsupported, names
@@ -146,7 +146,7 @@ def time_network(variant, config, batch=1, threads=None, timing=Timing(), model=
 def _calibration(job, calibration):
     if job.precision != "int8":
         return None
-    return calibration or calibration_set(job.variant)
+    return calibration or speed_calibration(job.variant)
 
 
 def _result(job, threads, device, flops_per_image, times_s, calibration=None):

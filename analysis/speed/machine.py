@@ -127,7 +127,7 @@ def measure(matrix_size=2048, repeats=7):
     library = max(by_library, key=by_library.get)
     others = ", ".join(f"{name} {rate:.0f}" for name, rate in by_library.items() if name != library)
     peaks = {"fp32": peak}
-    methods = {"fp32": f"best of {repeats} {matrix_size}^3 float32 matrix products, {_LIBRARY_NAMES[library]}"
+    methods = {"fp32": f"best of up to {repeats} {matrix_size}^3 float32 matrix products, {_LIBRARY_NAMES[library]}"
                        + (f"; also measured: {others} GFLOP/s" if others else "")}
     for precision, measured in by_kernel.items():
         if measured is None:
@@ -146,7 +146,7 @@ def measure(matrix_size=2048, repeats=7):
         bandwidth_gbs=bandwidth, cache_bandwidth_gbs=cache_bandwidth, triad_bytes=triad_bytes,
         last_level_cache_bytes=last_level_cache_bytes(),
         ridge_flops_per_byte=peak / bandwidth,
-        note=(f"peaks: best of {repeats} {matrix_size}^3 matrix products per precision (peak_methods); "
+        note=(f"peaks: best of up to {repeats} {matrix_size}^3 matrix products per precision (peak_methods; a kernel stops repeating after 3 s); "
               f"bandwidth: best of {repeats} torch triads over {triad_bytes / 1e6:.0f} MB; theoretical peaks "
               f"from the FMA width at the reported clock (theoretical_note)"),
     )

@@ -2,7 +2,8 @@
 
 ``study.json`` holds the machine's ``Fingerprint``, the date the study
 started, the package versions, the command, the budget, the parts done and
-the parts left out (with why). Each part is a result of ``analysis.results``
+the parts left out (with why), and the items (networks) of each part
+measured in items, with those that did not fit. Each part is a result of ``analysis.results``
 (a CSV and its JSON) written atomically when the part finishes, so a study
 stopped at any moment holds only whole parts, and continues where it
 stopped. A folder measured on another machine is never added to.
@@ -73,6 +74,20 @@ class StudyFolder:
     def leave_out(self, name, why):
         """Record that the part ``name`` was left out, and why."""
         self.about.setdefault("left_out", {})[name] = why
+        self.save()
+
+    def items(self, name):
+        """The items (networks) that the sized part ``name`` measured."""
+        return list(self.about.get("items", {}).get(name, []))
+
+    def partial(self, name):
+        """The items of the part ``name`` that did not fit in its run (empty where it is whole)."""
+        return list(self.about.get("partial", {}).get(name, []))
+
+    def set_items(self, name, measured, left_out):
+        """Record the items a sized part measured and those it left out."""
+        self.about.setdefault("items", {})[name] = list(measured)
+        self.about.setdefault("partial", {})[name] = list(left_out)
         self.save()
 
     def set_peaks(self, peaks):

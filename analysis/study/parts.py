@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.speed import deployment, machine, predict, study as latency_study
+from analysis.study import estimates
 from analysis.speed.latency import Timing, benchmark
 from analysis.speed.runtimes import PRECISIONS, configurations
 from analysis.variants import Variant
@@ -20,6 +21,8 @@ STUDY_PART_TIMING = Timing(repeats=10, rounds=5, min_seconds=1.0)
 BATCHES = (1, 4, 16)
 DIGITS_NETWORKS = (Variant("mobilenet", alpha=0.5, resolution=32), Variant("vgg16", resolution=32, fc6_kernel_size="auto"))
 DIGITS_EPOCHS = 6
+# Seconds to train each digits network for DIGITS_EPOCHS epochs on 2 cores (docs/measurements.md).
+DIGITS_TRAINING_S = {"mobilenet": 45, "vgg16": 500}
 
 
 @dataclass
@@ -49,6 +52,12 @@ def machine_profile(context):
     return {"machine_profile": pd.DataFrame(rows), "details": {"profile": context.profile}}
 
 
+def deployment_seconds(context):
+    """The deployment part's estimate, s: both networks on every configuration, conversions not cached."""
+    configs = configurations(deployment.CPU_RUNTIMES, PRECISIONS)
+    return sum(estimates.network_seconds(v, configs, STUDY_PART_TIMING) for v in deployment.DEPLOYMENT_VARIANTS)
+
+
 def deployment_latency(context):
     """VGG16 and MobileNet 1.0/224 at batch 1 on every runtime of this process, at every precision
     it offers, with each precision's roofline bound."""
@@ -63,21 +72,53 @@ def batch_sweep(context):
     copy (an ONNX copy is exported for one batch size)."""
     configs = [c for c in configurations(deployment.CPU_RUNTIMES, ["fp32"]) if not c.record.batch_in_artifact]
     measured = benchmark(deployment.DEPLOYMENT_VARIANTS, configs, BATCHES, context.threads,
-                         Timing(repeats=5, rounds=1), progress=context.progress)
+                         Timing(repeats=3, warmup=1), progress=context.progress)
     left_out = [c.label for c in configurations(deployment.CPU_RUNTIMES, ["fp32"]) if c.record.batch_in_artifact]
     return {"batch_sweep": measured, "details": {**_machine_details(context), "left_out": left_out}}
 
 
-def latency_fit(context, quick=False):
-    """The latency study: the alpha x rho family, VGG16, the anchors and the unseen networks at fp32
-    on the runtimes the fit covers; the fit validated leave-one-out, and the unseen networks
-    predicted by it (``quick``: the small family, no unseen networks)."""
-    networks = latency_study.StudyNetworks(
-        latency_study.validated_variants(quick), latency_study.anchor_variants(quick),
-        latency_study.zoo_anchor_variants(quick), [] if quick else predict.unseen_variants())
-    configs = configurations(predict.VALIDATION_RUNTIMES, ["fp32"])
-    measurements, validation = latency_study.latency_fit_study(context.profile, configs, networks, context.threads,
-                                                               STUDY_PART_TIMING, progress=context.progress)
+# The latency study's timing: 3 interleaved rounds of at least 10 calls and 0.5 s per network.
+LATENCY_TIMING = Timing(repeats=10, rounds=3, min_seconds=0.5)
+
+
+def latency_networks(quick=False):
+    """The latency study's networks in the order a study measures them, as (name, variants, role):
+    first the fit's core (VGG16, the alpha x rho corners and the anchors), then the
+    keras.applications anchors, the unseen networks, and the rest of the alpha x rho family
+    (``quick``: the core and one keras.applications anchor)."""
+    validated = latency_study.validated_variants(quick)
+    corners = [v for v in validated if v.network == "vgg16" or (v.alpha in (0.25, 1.0) and v.resolution in (128, 224))]
+    core = ("core", corners + latency_study.anchor_variants(quick), "core")
+    zoo = [(v.label, [v], "fp32_anchor") for v in latency_study.zoo_anchor_variants(quick)]
+    unseen = [] if quick else [(v.label, [v], "held_out") for v in predict.unseen_variants()]
+    rest = [(v.label, [v], "validated") for v in validated if v not in corners]
+    return [core] + zoo + unseen + rest
+
+
+def _latency_configs():
+    return configurations(predict.VALIDATION_RUNTIMES, ["fp32"])
+
+
+def latency_items(context, quick=False):
+    """The latency study's items, (name, estimate s), in the order it measures them."""
+    configs = _latency_configs()
+    return [(name, sum(estimates.network_seconds(v, configs, LATENCY_TIMING) for v in variants))
+            for name, variants, _ in latency_networks(quick)]
+
+
+def latency_fit(context, chosen=None, quick=False):
+    """The latency study: the networks ``chosen`` (item names of ``latency_networks``; default every
+    one) at fp32 on the runtimes the fit covers; the fit validated leave-one-out, and the unseen
+    networks predicted by it (``quick``: the small family, no unseen networks)."""
+    items = [item for item in latency_networks(quick) if chosen is None or item[0] in chosen]
+    by_role = {role: [v for _, variants, r in items if r == role for v in variants]
+               for role in ("core", "fp32_anchor", "held_out", "validated")}
+    anchors = latency_study.anchor_variants(quick)
+    validated = [v for v in by_role["core"] if v not in anchors] + by_role["validated"]
+    networks = latency_study.StudyNetworks(validated, anchors, by_role["fp32_anchor"], by_role["held_out"])
+    measurements, validation = latency_study.latency_fit_study(context.profile, _latency_configs(), networks,
+                                                               context.threads, LATENCY_TIMING,
+                                                               progress=context.progress)
     rows, held_out = latency_study.split_held_out(measurements)
     rows.attrs["profile"] = context.profile
     parts = {"latency_study": rows, "latency_fit_validation": validation,
@@ -87,16 +128,25 @@ def latency_fit(context, quick=False):
     return parts
 
 
-def quantized_accuracy(context):
-    """The digits networks trained here, then converted to every runtime at int8 and bf16: their
-    held-out accuracy beside fp32's; and their latency on every configuration (``quantized_latency``)."""
+def quantized_items(context):
+    """The quantized-accuracy part's items, (name, estimate s): one per digits network, with its training."""
+    configs = configurations(deployment.CPU_RUNTIMES, PRECISIONS)
+    return [(variant.label, DIGITS_TRAINING_S[variant.network]
+             + estimates.network_seconds(variant, configs, STUDY_PART_TIMING, cached=False))
+            for variant in DIGITS_NETWORKS]
+
+
+def quantized_accuracy(context, chosen=None):
+    """The digits networks (those named in ``chosen``; default both) trained here, then converted to
+    every runtime at int8 and bf16: their held-out accuracy beside fp32's; and their latency on
+    every configuration (``quantized_latency``)."""
     from analysis.accuracy import training
-    from analysis.accuracy.datasets import load_dataset
+    from analysis.datasets import load_dataset
     from analysis.accuracy.settings import TrainingSettings
 
     data = load_dataset("digits", image_size=32)
     rows = []
-    for variant in DIGITS_NETWORKS:
+    for variant in [v for v in DIGITS_NETWORKS if chosen is None or v.label in chosen]:
         result = training.train(variant, data, TrainingSettings(epochs=DIGITS_EPOCHS, seed=0),
                                 quantize=("int8", "bf16"), record=False, progress=context.progress)
         rows += [{"variant": result.variant, "fp32_accuracy": result.accuracy, **row,

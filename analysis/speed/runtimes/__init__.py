@@ -47,6 +47,8 @@ class Runtime:
     the ``keras.Model`` where there is no artifact; ``to_input(x)`` makes the
     batch what ``run`` takes, once before the timed calls. ``device()`` names
     where it runs. ``batch_in_artifact``: the file is made for one batch size.
+    ``quantize(float_copy, target, calibration, batch)``, where given, makes the
+    int8 copy from the (cached) float copy instead of ``convert``.
     """
 
     name: str
@@ -60,6 +62,7 @@ class Runtime:
     converter: Optional[str] = None
     quantizer: Optional[str] = None
     batch_in_artifact: bool = False
+    quantize: Optional[Callable] = None
     to_input: Callable = staticmethod(lambda x: x)
     device: Callable = staticmethod(lambda: "cpu")
     summary: str = ""

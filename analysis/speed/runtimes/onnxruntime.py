@@ -28,11 +28,18 @@ def convert(model, target, precision, calibration, batch, variant):
     if precision != "int8":
         export(variant, model, target, batch)
         return
+    float_copy = target.with_name("float.onnx")
+    export(variant, model, float_copy, batch)
+    quantize(float_copy, target, calibration, batch)
+    float_copy.unlink()
+
+
+def quantize(float_copy, target, calibration, batch):
+    """Write the ONNX model at ``float_copy`` quantized by ``quantize_static`` on ``calibration`` at ``target``."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    float_copy, prepared = target.with_name("float.onnx"), target.with_name("prepared.onnx")
-    export(variant, model, float_copy, batch)
+    prepared = target.with_name("prepared.onnx")
     quant_pre_process(str(float_copy), str(prepared), skip_symbolic_shape=True)
     rows = [calibration.images[i:i + batch] for i in range(0, len(calibration.images) - batch + 1, batch)]
 
@@ -46,7 +53,6 @@ def convert(model, target, precision, calibration, batch, variant):
 
     quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    float_copy.unlink()
     prepared.unlink()
 
 
@@ -87,5 +93,6 @@ def load(path, shape, threads, precision):
 
 RUNTIME = register(Runtime(
     name="onnxruntime", precisions=("fp32", "int8"), packages=("tensorflow", "onnxruntime", "onnx", "torch"),
-    distribution="onnxruntime", load=load, artifact="model.onnx", convert=convert, converter="onnxruntime",
+    distribution="onnxruntime", load=load, artifact="model.onnx", convert=convert, quantize=quantize,
+    converter="onnxruntime",
     quantizer="onnxruntime", batch_in_artifact=True, summary="ONNX run by ONNX Runtime's CPU provider"))

@@ -22,14 +22,24 @@ def convert(model, target, precision, calibration, batch, variant):
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # Keras warns that the traced input's structure differs by name
         ir = ov.convert_model(model)
-    if precision == "int8":
-        import nncf
+    ov.save_model(_quantized(ir, calibration) if precision == "int8" else ir, str(target), compress_to_fp16=False)
 
-        nncf.set_log_level(logging.ERROR)
-        samples = [image[None] for image in calibration.images]
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            ir = nncf.quantize(ir, nncf.Dataset(samples), subset_size=len(samples))
-    ov.save_model(ir, str(target), compress_to_fp16=False)
+
+def quantize(float_copy, target, calibration, batch):
+    """Write the IR at ``float_copy`` quantized by NNCF on ``calibration`` at ``target``."""
+    import openvino as ov
+
+    ov.save_model(_quantized(ov.Core().read_model(str(float_copy)), calibration), str(target), compress_to_fp16=False)
+
+
+def _quantized(ir, calibration):
+    """``ir`` quantized by ``nncf.quantize`` (static, post-training) on the calibration images."""
+    import nncf
+
+    nncf.set_log_level(logging.ERROR)
+    samples = [image[None] for image in calibration.images]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return nncf.quantize(ir, nncf.Dataset(samples), subset_size=len(samples))
 
 
 def load(path, shape, threads, precision):
@@ -49,5 +59,6 @@ def load(path, shape, threads, precision):
 
 RUNTIME = register(Runtime(
     name="openvino", precisions=("fp32", "bf16", "int8"), packages=("tensorflow", "openvino", "nncf"),
-    distribution="openvino", load=load, artifact="model.xml", convert=convert, converter="openvino",
+    distribution="openvino", load=load, artifact="model.xml", convert=convert, quantize=quantize,
+    converter="openvino",
     quantizer="nncf", summary="OpenVINO IR compiled for the CPU"))
