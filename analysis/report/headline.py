@@ -66,13 +66,24 @@ def _about(frame):
 
 
 def _folders(directories):
-    """The result folders a headline reads: the folders given, else the report's study and the
-    shipped GPU results."""
+    """The result folders a headline reads: the folders given, else the report's study (beside it
+    the shipped reference, where the report's study is this machine's own) and the shipped GPU
+    results."""
     if directories:
         return list(directories)
-    from analysis.study.folder import report_study
+    from analysis.study.folder import REFERENCE_DIR, report_study
 
-    return [report_study().path, results.RESULTS_DIR]
+    study = report_study().path
+    beside = [REFERENCE_DIR] if study.resolve() != REFERENCE_DIR.resolve() else []
+    return [study, *beside, results.RESULTS_DIR]
+
+
+def _machine_of(directory, frame):
+    """The machine a result names: its study's machine and date (two studies of one
+    machine stay apart), else its provenance's machine."""
+    from analysis.study.folder import is_study, open_study
+
+    return open_study(directory).describe() if is_study(directory) else results.machine(frame.attrs)
 
 
 def latency_headline(directories=None):
@@ -99,7 +110,7 @@ def latency_headline(directories=None):
         sources[key] = _about(frame)
         for (runtime, prec), group in frame.groupby(["runtime", "precision"], sort=False):
             row = {"configuration": Configuration(runtime, prec).label + (" (GPU)" if name == "gpu_latency" else ""),
-                   "runtime": runtime, "precision": prec, "machine": results.machine(frame.attrs)}
+                   "runtime": runtime, "precision": prec, "machine": _machine_of(directory, frame)}
             for label in (MOBILENET, VGG):
                 times = group[group["variant"] == label]
                 best = times.loc[times["ms_per_image"].idxmin()] if len(times) else None
@@ -110,7 +121,7 @@ def latency_headline(directories=None):
     table = pd.DataFrame(rows)
     if table.empty:
         return table, sources
-    # One row per configuration and machine: each network's lowest time over the results.
+    # One row per configuration and study: each network's lowest time over the study's results.
     best = []
     for _, group in table.groupby(["configuration", "machine"], sort=False):
         row = group.iloc[0].to_dict()

@@ -42,6 +42,20 @@ def steady_profile(measure=None, tries=3):
     return dataclasses.replace(profile, cache_bandwidth_gbs=None), note
 
 
+def profile_of(study):
+    """(profile, note): this machine's ``MachineProfile`` from ``study`` (a ``StudyFolder``) where this
+    machine measured it, else measured now (``steady_profile``); the note says which."""
+    from analysis.speed.fingerprint import this_machine
+    from analysis.speed.machine import MachineProfile
+
+    if this_machine().same_machine(study.fingerprint) and "machine_profile" in study.done:
+        stored = study.read("machine_profile").attrs["profile"]
+        known = {name: stored[name] for name in MachineProfile.__dataclass_fields__ if name in stored}
+        return MachineProfile(**known), f"this machine's profile, from the study of {study.describe()}"
+    profile, note = steady_profile()
+    return profile, f"measured now: {note or 'cache and DRAM triads; the roofline has two memory levels'}"
+
+
 def machine_table(profile):
     """The machine profile as a table indexed by quantity, with value and unit columns (text)."""
     p = profile if isinstance(profile, dict) else profile.to_dict()

@@ -17,8 +17,8 @@ from analysis.speed.runtimes import PRECISIONS, configurations
 from analysis.variants import Variant
 
 # Timing of the study's parts: fewer calls than the long benchmarks, interleaved all the same.
-STUDY_PART_TIMING = Timing(repeats=10, rounds=5, min_seconds=1.0)
-BATCHES = (1, 4, 16)
+STUDY_PART_TIMING = Timing(repeats=5, rounds=3, min_seconds=1.0)
+BATCHES = (1, 8)
 DIGITS_NETWORKS = (Variant("mobilenet", alpha=0.5, resolution=32), Variant("vgg16", resolution=32, fc6_kernel_size="auto"))
 DIGITS_EPOCHS = 6
 # Seconds to train each digits network for DIGITS_EPOCHS epochs on 2 cores (docs/measurements.md).
