@@ -146,3 +146,44 @@ def memory_levels(sweep, drop=0.25):
               for i, (first, last) in enumerate(_plateaus(gbs, drop))]
     levels[-1].update(name="DRAM", capacity_bytes=None)
     return levels
+
+
+def level_bandwidths(levels):
+    """``(DRAM GB/s, the largest cache level's GB/s or None)`` of ``memory_levels``."""
+    caches = [level for level in levels if level["capacity_bytes"] is not None]
+    return levels[-1]["gbs"], caches[-1]["gbs"] if caches else None
+
+
+def with_bandwidths(levels, dram_gbs, cache_gbs):
+    """``levels`` with the DRAM level's GB/s set to ``dram_gbs`` and the largest cache level's to
+    ``cache_gbs`` (where there is one and ``cache_gbs`` is not None)."""
+    levels = [dict(level) for level in levels]
+    levels[-1]["gbs"] = float(dram_gbs)
+    if len(levels) > 1 and cache_gbs is not None:
+        levels[-2]["gbs"] = float(cache_gbs)
+    return levels
+
+
+def size_text(size):
+    """``size`` bytes in KiB, MiB or GiB, whichever keeps the number under 1024: ``"48 KiB"``."""
+    for unit, scale in (("GiB", 2**30), ("MiB", MIB), ("KiB", KIB)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} B"
+
+
+def describe_levels(levels):
+    """One line: each level's capacity and GB/s, ``"L1 up to 48 KiB: 120.3 GB/s; ...; DRAM: 20.1 GB/s"``."""
+    def capacity(level):
+        return "" if level["capacity_bytes"] is None else f" up to {size_text(level['capacity_bytes'])}"
+
+    return "; ".join(f"{level['name']}{capacity(level)}: {level['gbs']:.1f} GB/s" for level in levels)
+
+
+def sweep_note(sweep):
+    """How a ``bandwidth_sweep`` measured, in one line."""
+    sizes = sweep["working_set_bytes"]
+    return (f"torch triads a = b + s*c over {len(sweep)} working sets from {size_text(sizes.min())} to "
+            f"{size_text(sizes.max())}, each the best of repeats less the per-call cost "
+            f"({sweep.attrs.get('call_seconds', float('nan')) * 1e6:.1f} us); levels where the bandwidth "
+            f"drops by more than a quarter (memory_levels)")
