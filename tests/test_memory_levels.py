@@ -83,6 +83,26 @@ def test_sweep_sizes_double_and_end_at_the_largest():
     assert memory.sweep_sizes(16 * KIB, 40 * KIB)[-1] == pytest.approx(40 * KIB, abs=96)  # the largest kept
 
 
+def test_sweep_takes_off_the_call_cost_and_the_faster_thread_count(monkeypatch):
+    """Faked timings: 2 us per call plus the bytes at 50 GB/s on one thread, 100 GB/s on two (the
+    call cost, measured on 64 elements, is 2 us plus their own bytes)."""
+    def seconds(elements, repeats, max_seconds, threads=1):
+        return 2e-6 + 12 * elements / (50e9 * threads)
+
+    monkeypatch.setattr(memory, "_seconds_per_call", seconds)
+    monkeypatch.setattr(memory, "core_count", lambda: 2)
+    sweep = memory.bandwidth_sweep(min_bytes=16 * KIB, max_bytes=4 * MIB)
+    call = seconds(memory.CALL_COST_ELEMENTS, 1, 1.0)
+    assert sweep.attrs["call_seconds"] == call and (sweep["threads"] == 2).all()
+    data = sweep["working_set_bytes"] / 100e9
+    expected_gbs = sweep["working_set_bytes"] / (data + 2e-6 - call) / 1e9
+    resolved = call / (data + 2e-6) <= memory.MAX_CALL_SHARE  # from 256 KiB (262080 bytes) on
+    assert resolved.tolist() == (sweep["working_set_bytes"] > 200 * KIB).tolist()
+    np.testing.assert_allclose(sweep.loc[resolved, "gbs"], expected_gbs[resolved], rtol=1e-12)
+    assert sweep.loc[~resolved, "gbs"].isna().all()
+    assert list(memory.bandwidth_sweep(min_bytes=16 * KIB, max_bytes=64 * KIB, threads=[1])["threads"]) == [1] * 3
+
+
 def test_sweep_arguments_are_checked():
     with pytest.raises(ValueError, match="max_bytes"):
         memory.bandwidth_sweep(min_bytes=64 * KIB, max_bytes=32 * KIB)
@@ -227,7 +247,7 @@ def test_roofline_plot_draws_one_labelled_roof_per_level():
 @pytest.mark.slow  # times the triad on this machine
 def test_a_short_real_sweep_finds_dram_slower_than_the_first_level():
     sweep = memory.bandwidth_sweep(min_bytes=16 * KIB, max_bytes=256 * MIB, repeats=3, max_seconds=0.5)
-    assert list(sweep.columns[:3]) == ["working_set_bytes", "seconds", "gbs"]
+    assert list(sweep.columns) == ["working_set_bytes", "seconds", "gbs", "call_share", "threads"]
     assert sweep["working_set_bytes"].is_monotonic_increasing and (sweep["seconds"] > 0).all()
     assert sweep.attrs["call_seconds"] > 0 and sweep["call_share"].between(0, 1).all()
     levels = memory.memory_levels(sweep)

@@ -1,30 +1,28 @@
 """This machine's memory levels, measured: a bandwidth sweep over working-set sizes and its plateaus.
 
 - Sweep (``bandwidth_sweep``): STREAM's triad ``a = b + s * c`` in one fused pass (torch.add with
-  ``alpha``, on every thread torch uses) over three float32 arrays whose total, the working set,
-  doubles from a few KiB to several times the last-level cache the CPU reports. GB/s are 1e9 bytes
-  per second counting 3 arrays moved per pass (STREAM's convention: write-allocate traffic not
-  counted). Each point is the best of repeats of a batch of calls, less the per-call cost (the
-  best time of the same triad over 3 x 64 elements), so that a small working set is not swamped
-  by the cost of calling; a point whose time is all call cost has no bandwidth (NaN).
+  ``alpha``, on one thread and on every core, the faster per point) over three float32 arrays
+  whose total, the working set, doubles from a few KiB to several times the reported last-level
+  cache. GB/s: 1e9 bytes per second, 3 arrays moved per pass (STREAM's convention). Each point is
+  the best of repeats of a batch of calls, less the per-call cost (the same triad on 64 elements);
+  where that cost is over ``MAX_CALL_SHARE`` of the time, no bandwidth (NaN): microseconds per
+  torch call hide the smallest levels (often L1).
 - Levels (``memory_levels``): the bandwidths, in order of size, are smoothed by a running median of
   3, so that one noisy point never makes a level. A level ends where the smoothed bandwidth falls
-  more than ``drop`` (25 %) below the median of its points; the next level starts at the first
-  point after that whose successor stays within ``drop`` of it (a plateau, not a slope: points
-  still falling lie between two levels). A level then keeps any next point whose own bandwidth is
-  still on its plateau. A level's capacity is its largest working set (known to within the
-  sweep's step, a factor of 2 at one point per octave), its bandwidth the median of its points.
-  The last level is DRAM, with no capacity.
-
-Capacities are effective ones: what the triad finds on all the threads, so a per-core cache
-counts once per core that shares the work.
+  more than ``drop`` (25 %) below the median of its points; the next starts at the first point
+  whose successor stays within ``drop`` of it (points still falling lie between two levels); a
+  level then keeps any next point whose own bandwidth is still on its plateau. Capacity: its
+  largest working set (to within the sweep's step); bandwidth: the median of its points. Levels
+  are numbered in the order the sweep resolves them (L1 is the fastest seen, not necessarily the
+  CPU's L1); the last is DRAM, with no capacity. Capacities are effective: a per-core cache counts
+  once per core where the triad on every core is the faster.
 """
 
 import numpy as np
 import pandas as pd
 
-from analysis.speed.cpu import last_level_cache_bytes
-from analysis.speed.kernels import best_seconds
+from analysis.speed.cpu import core_count, last_level_cache_bytes
+from analysis.speed.kernels import best_seconds, torch_threads
 from nets import checks
 from nets.errors import BadInput
 
@@ -33,6 +31,8 @@ KIB, MIB = 2**10, 2**20
 # Each timed batch repeats the triad until it has moved at least this much (a few ms).
 BATCH_BYTES = 32 * MIB
 CALL_COST_ELEMENTS = 64
+# A point whose call cost is more than this share of its time is not resolved (no bandwidth).
+MAX_CALL_SHARE = 0.5
 
 
 def _triad(elements):
@@ -43,8 +43,8 @@ def _triad(elements):
     return lambda: torch.add(b, c, alpha=3.0, out=a)
 
 
-def _seconds_per_call(elements, repeats, max_seconds):
-    """Best seconds of one triad call over ``elements`` per array, timed in batches."""
+def _seconds_per_call(elements, repeats, max_seconds, threads=1):
+    """Best seconds of one triad call over ``elements`` per array on ``threads``, timed in batches."""
     calls = max(1, BATCH_BYTES // (ARRAYS * BYTES_PER_FLOAT32 * elements))
     triad = _triad(elements)
 
@@ -52,7 +52,8 @@ def _seconds_per_call(elements, repeats, max_seconds):
         for _ in range(calls):
             triad()
 
-    return best_seconds(batch, repeats, max_seconds=max_seconds) / calls
+    with torch_threads(threads):
+        return best_seconds(batch, repeats, max_seconds=max_seconds) / calls
 
 
 def sweep_sizes(min_bytes, max_bytes, points_per_octave=1):
@@ -66,18 +67,23 @@ def sweep_sizes(min_bytes, max_bytes, points_per_octave=1):
     return sorted({max(1, round(size / unit)) * unit for size in sizes})
 
 
-def bandwidth_sweep(min_bytes=16 * KIB, max_bytes=None, points_per_octave=1, repeats=7, max_seconds=1.0):
+def bandwidth_sweep(min_bytes=16 * KIB, max_bytes=None, points_per_octave=1, repeats=7, max_seconds=1.0,
+                    threads=None):
     """The triad's bandwidth at each working set, best of ``repeats`` (each point stops repeating
-    after ``max_seconds``, so big sets get fewer).
+    after ``max_seconds``, so big sets get fewer) on each of ``threads``.
 
     Args:
         min_bytes: the smallest working set (3 arrays together), bytes.
         max_bytes: the largest; default 4 x the reported last-level cache, at least 256 MiB.
         points_per_octave: points per doubling of the working set.
+        threads: the thread counts to run the triad on, the fastest taken per point; default one
+            thread and every core (on a shared machine a neighbour on one core stalls a triad that
+            waits for all of them, and one core alone may not saturate DRAM).
 
     Returns:
-        A DataFrame with working_set_bytes, seconds (one call), gbs (NaN where the call cost is the
-        whole time) and call_share (the share of a call that is its cost); ``attrs["call_seconds"]``.
+        A DataFrame with working_set_bytes, seconds (one call), gbs (NaN where the call cost is more
+        than ``MAX_CALL_SHARE`` of the time), call_share (the share of a call that is its cost) and
+        threads (the count that was fastest); ``attrs["call_seconds"]``.
     """
     min_bytes = checks.positive_int("min_bytes", min_bytes, minimum=ARRAYS * BYTES_PER_FLOAT32 * 16)
     max_bytes = max(4 * last_level_cache_bytes(), 256 * MIB) if max_bytes is None else max_bytes
@@ -86,14 +92,16 @@ def bandwidth_sweep(min_bytes=16 * KIB, max_bytes=None, points_per_octave=1, rep
     points_per_octave = checks.positive_int("points_per_octave", points_per_octave)
     repeats = checks.positive_int("repeats", repeats)
     checks.positive_number("max_seconds", max_seconds)
+    threads = sorted({1, core_count()} if threads is None else {checks.positive_int("threads", t) for t in threads})
     call = _seconds_per_call(CALL_COST_ELEMENTS, repeats, max_seconds)
     rows = []
     for size in sweep_sizes(min_bytes, max_bytes, points_per_octave):
-        seconds = _seconds_per_call(size // (ARRAYS * BYTES_PER_FLOAT32), repeats, max_seconds)
-        moving = seconds - call
+        seconds, fastest = min((_seconds_per_call(size // (ARRAYS * BYTES_PER_FLOAT32), repeats, max_seconds, t), t)
+                               for t in threads)
+        share = min(call / seconds, 1.0)
         rows.append({"working_set_bytes": size, "seconds": seconds,
-                     "gbs": size / moving / 1e9 if moving > 0 else float("nan"),
-                     "call_share": min(call / seconds, 1.0)})
+                     "gbs": size / (seconds - call) / 1e9 if share <= MAX_CALL_SHARE else float("nan"),
+                     "call_share": share, "threads": fastest})
     sweep = pd.DataFrame(rows)
     sweep.attrs["call_seconds"] = call
     return sweep
@@ -165,10 +173,12 @@ def with_bandwidths(levels, dram_gbs, cache_gbs):
 
 
 def size_text(size):
-    """``size`` bytes in KiB, MiB or GiB, whichever keeps the number under 1024: ``"48 KiB"``."""
+    """``size`` bytes in KiB, MiB or GiB, whichever keeps the number under 1024: ``"48 KiB"``, 3
+    significant digits."""
     for unit, scale in (("GiB", 2**30), ("MiB", MIB), ("KiB", KIB)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
+        if size >= 0.999 * scale:  # a working set of 3 float32 arrays is never a power of 2 exactly
+            value = size / scale
+            return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
     return f"{size} B"
 
 
