@@ -39,6 +39,7 @@ import numpy as np
 from analysis import atomic, paths, results
 from analysis.speed import conversions, harness, latency, latency_fit, machine, predict, study
 from analysis.speed.latency import Timing
+from analysis.speed.memory import describe_levels
 from analysis.speed.runtimes import Configuration, configuration, configurations
 from analysis.variants import Variant
 
@@ -116,7 +117,7 @@ def harness_overhead(variant, model, runtime, threads, rounds=31, per_round=10, 
 def _print_profile(title, profile, threads):
     peaks = ", ".join(f"{k} {v:.0f}" for k, v in profile.peaks.items() if v)
     print(f"{title}: {profile.cpu}, {profile.cores} cores, {profile.vector_isa}; peaks {peaks} GFLOP/s (int8 GOP/s) "
-          f"({profile.peak_methods}); DRAM {profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s; "
+          f"({profile.peak_methods}); memory {describe_levels(profile.memory_levels)}; "
           f"theoretical {_theoretical(profile)}; threads {threads}")
 
 
@@ -167,8 +168,8 @@ def main(argv=None):
     _print_profile("machine, after the timings", after, threads)
     if machine.best(profile, after) != profile:
         profile = machine.best(profile, after)
-        print(f"  bounds from the best of both: peak {profile.peak_gflops:.1f} GFLOP/s, DRAM "
-              f"{profile.bandwidth_gbs:.1f} GB/s, cache {profile.cache_bandwidth_gbs:.1f} GB/s")
+        print(f"  bounds from the best of both: peak {profile.peak_gflops:.1f} GFLOP/s, memory "
+              f"{describe_levels(profile.memory_levels)}")
         measurements, validation = study.latency_fit_study(profile, configs, networks, threads, timing,
                                                            progress=False, reuse=tables / "latency_variants.csv")
         atomic.write_csv(measurements, tables / "latency_variants.csv")

@@ -83,7 +83,10 @@ def cmd_machine(args):
     if args.format == "json":
         return render.to_json(profile)
     rows = [{"quantity": f"{k}.{inner}" if isinstance(v, dict) else k, "value": value}
-            for k, v in profile.items() for inner, value in (v.items() if isinstance(v, dict) else [(None, v)])]
+            for k, v in profile.items() if k != "memory_levels"
+            for inner, value in (v.items() if isinstance(v, dict) else [(None, v)])]
+    rows += [{"quantity": f"memory_levels.{level['name']}.{key}", "value": level[key]}
+             for level in profile["memory_levels"] for key in ("capacity_bytes", "gbs")]
     return render.frame_to_text(pd.DataFrame(rows), args.format)
 
 

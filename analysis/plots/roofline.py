@@ -18,10 +18,15 @@ from matplotlib.lines import Line2D
 from nets.errors import BadInput
 from analysis.plots.style import (EXTRA_COLORS, RUNTIME_COLORS, check_columns, error_lengths, iqr_errors,
                                   model_color, quartiles)
+from analysis.speed.memory import size_text
 from analysis.speed.roofline import role_group
 
 # Markers of the roofline's layer groups (analysis.speed.roofline.role_group).
 ROLE_MARKERS = {"Matrix product": "o", "Depthwise": "^", "Other": "s"}
+# (colour, line style) of the cache roofs, from the largest cache; DRAM's is solid and darkest.
+CACHE_ROOF_STYLES = (("0.45", "--"), ("0.55", "-."), ("0.65", (0, (6, 2, 1, 2, 1, 2))))
+# Each slower roof's label sits this many times lower than the one before.
+ROOF_LABEL_STEP = 6
 
 
 
@@ -79,21 +84,32 @@ def _draw_layer_points(ax, points, labels):
                    edgecolor="white", linewidth=0.5, alpha=0.85, zorder=3)
 
 
+def _memory_roofs(p):
+    """(bandwidth, name, colour, line style) of each memory roof: DRAM first, then the measured
+    cache levels from the largest (``memory_levels``), or else the one cache bandwidth measured."""
+    levels = p.get("memory_levels") or []
+    if levels:
+        caches = [(level["gbs"], f"{level['name']} (up to {size_text(level['capacity_bytes'])})")
+                  for level in levels[-2::-1]]
+    else:
+        caches = [(p["cache_bandwidth_gbs"], "cache")] if p.get("cache_bandwidth_gbs") else []
+    styles = CACHE_ROOF_STYLES * len(caches)
+    return [(p["bandwidth_gbs"], "DRAM", "0.15", "-")] + [
+        (bandwidth, name, *style) for (bandwidth, name), style in zip(caches, styles)]
+
+
 def _draw_roofs(ax, p, points):
-    """The bandwidth roofs (DRAM, and the cache where measured), each capped at the peak.
+    """The bandwidth roofs (``_memory_roofs``), each capped at the peak.
 
     Returns the roofs as (bandwidth, name, colour, line style) and the x range
     (whole decades around the points and twice the DRAM ridge point).
     """
     xs = [x for *_, x, _ in points]
     peak, dram = p["peak_gflops"], p["bandwidth_gbs"]
-    cache = p.get("cache_bandwidth_gbs") or None
     x_lo = 10 ** math.floor(math.log10(min(xs) / 1.5))
     x_hi = 10 ** math.ceil(math.log10(max(max(xs) * 2, 2 * peak / dram)))
     grid = [x_lo * (x_hi / x_lo) ** (i / 200) for i in range(201)]
-    roofs = [(dram, "DRAM", "0.15", "-")]
-    if cache:
-        roofs.append((cache, "cache", "0.45", "--"))
+    roofs = _memory_roofs(p)
     for bandwidth, _, color, style in roofs:
         ax.plot(grid, [min(peak, bandwidth * x) for x in grid], color=color, linestyle=style, linewidth=1.6,
                 zorder=2)
@@ -120,11 +136,13 @@ def _draw_peaks(ax, p, x_hi):
 
 
 def _label_roofs(ax, roofs, peak, x_lo, y_lo):
-    """Label each bandwidth roof along its slope, a decade left of its ridge point (or where it
-    enters the plot), rotated to the slope as drawn. Needs the Axes limits set."""
-    for bandwidth, name, color, _ in roofs:
+    """Label each bandwidth roof along its slope, rotated to the slope as drawn: the fastest a
+    decade left of its ridge point, each slower one ``ROOF_LABEL_STEP`` times lower than the one
+    before, so that labels of close roofs do not meet (or where the roof enters the plot). Needs
+    the Axes limits set."""
+    for i, (bandwidth, name, color, _) in enumerate(sorted(roofs, key=lambda roof: -roof[0])):
         ridge = peak / bandwidth
-        x_text = max(ridge / 10, x_lo * 1.3, y_lo * 1.3 / bandwidth)
+        x_text = max(ridge / (10 * ROOF_LABEL_STEP**i), x_lo * 1.3, y_lo * 1.3 / bandwidth)
         if x_text >= ridge:
             continue
         (x0, y0), (x1, y1) = ax.transData.transform([(x_text, bandwidth * x_text), (2 * x_text, 2 * bandwidth * x_text)])
@@ -148,9 +166,10 @@ def draw_roofline(bounds_by_model, profile, ax=None, measured=None):
     """The roofline chart of every layer of one or more networks.
 
     Log-log: arithmetic intensity (operations per byte of least traffic) on
-    x, attainable GFLOP/s on y. The roofs come from ``profile``: the DRAM
-    bandwidth line, the cache bandwidth line and the flat measured peak (the
-    theoretical peak, where known, as a dotted line). Each layer is a point at
+    x, attainable GFLOP/s on y. The roofs come from ``profile``: one
+    bandwidth line per measured memory level (``memory_levels``; else DRAM
+    and the cache bandwidth) and the flat measured peak (the theoretical
+    peak, where known, as a dotted line). Each layer is a point at
     its intensity and its attainable throughput (ops / bound time, so it sits
     on a roof) or, with ``measured``, its achieved throughput (ops / measured
     time). Points are coloured by model and marked by layer group: matrix

@@ -68,7 +68,8 @@ def _optional(module):
 
 
 @contextlib.contextmanager
-def _torch_threads(threads):
+def torch_threads(threads):
+    """Within the block, torch runs on ``threads`` threads."""
     torch = _optional("torch")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -184,7 +185,7 @@ def matmul_kernel(precision, kernel, a, b, threads=None):
     checks.one_of("precision", precision, tuple(KERNELS))
     checks.one_of("kernel", kernel, tuple(KERNELS[precision]))
     threads = threads or core_count()
-    with _torch_threads(threads) if kernel == "torch" else contextlib.nullcontext():
+    with torch_threads(threads) if kernel == "torch" else contextlib.nullcontext():
         yield _BUILDERS[precision, kernel](np.ascontiguousarray(a), np.ascontiguousarray(b), threads)
 
 

@@ -16,22 +16,22 @@
     torch._int_mm), VNNI where the CPU has it (the method says which).
 
   For bf16 and int8 the fastest kernel that runs is the peak.
-- Bandwidth: a STREAM-like triad ``a = b + s * c`` in one fused pass
-  (torch.add with ``alpha``), over float32 arrays of 4 times the last-level
-  cache together, in GB/s (1e9 bytes) counting 3 arrays moved per pass
-  (STREAM's convention: write-allocate traffic not counted). The same triad
-  over arrays of a quarter of that cache gives the cache bandwidth.
+- Memory: the levels of ``analysis.speed.memory`` (``memory_levels``), found in a bandwidth sweep
+  of STREAM's triad ``a = b + s * c`` over working sets from a few KiB to several times the
+  last-level cache, in GB/s (1e9 bytes). ``bandwidth_gbs`` is the DRAM level's,
+  ``cache_bandwidth_gbs`` the largest cache level's (None where the sweep found no cache level);
+  ``last_level_cache_bytes`` is what the CPU reports, for comparison.
 - Theoretical peaks, per precision: cores x operations per cycle per core x
   the clock /proc/cpuinfo reports, the operations per cycle from the CPU's
   real FMA width (``MICROARCHITECTURES``, keyed on vendor, family and model;
   an unknown CPU gives None and says so in ``theoretical_note``).
 
-Peak and bandwidth take the best of repeats after a warm-up (STREAM's
+Peaks and bandwidths take the best of repeats after a warm-up (STREAM's
 convention): what the machine can do, which a neighbour's load on a shared
 host only ever lowers. Latencies elsewhere in the suite are medians.
 """
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from analysis.speed.runtimes import PRECISIONS
 from analysis.speed.cpu import (BF16_FLAGS, bf16_supported, clock_ghz, core_count, cpu_flags, cpu_model,  # noqa: F401
                                 last_level_cache_bytes, theoretical_peaks)
 from analysis.speed.kernels import best_seconds, kernel_gops, peak_method
+from analysis.speed.memory import bandwidth_sweep, level_bandwidths, memory_levels, sweep_note, with_bandwidths
 from nets.errors import BadInput
 from nets.backend import keras
 
@@ -63,19 +64,6 @@ def matmul_gflops(size=2048, repeats=7):
     return result
 
 
-def triad_bandwidth_gbs(cache_multiple=4, repeats=7):
-    """GB/s of the triad a = b + s*c over three arrays of ``cache_multiple`` x the
-    last-level cache together (4: main memory; 0.25: the last-level cache)."""
-    import torch  # its fused add is the triad; loaded only when measuring bandwidth
-
-    elements = max(1 << 14, int(cache_multiple * last_level_cache_bytes() / (3 * 4)))
-    b = torch.rand(elements)
-    c = torch.rand(elements)
-    a = torch.empty(elements)
-    seconds = best_seconds(lambda: torch.add(b, c, alpha=3.0, out=a), repeats)
-    return 3 * 4 * elements / seconds / 1e9, 3 * 4 * elements
-
-
 @dataclass
 class MachineProfile:
     """What ``measure()`` found; throughput in GFLOP/s (GOP/s for int8; 2 per multiply-add),
@@ -85,6 +73,10 @@ class MachineProfile:
     or no kernel ran), ``peak_methods`` how each was measured, ``peaks_by_kernel`` every kernel's
     rate per precision; ``theoretical_peaks`` the same from the FMA width (None with the reason in
     ``theoretical_note``). ``peak_gflops`` and ``theoretical_peak_gflops`` are the fp32 ones.
+    ``memory_levels``: the measured levels, fastest first, each ``{"name", "capacity_bytes" (None
+    for DRAM), "gbs"}``; ``bandwidth_gbs`` and ``cache_bandwidth_gbs`` are its DRAM and largest
+    cache level's; ``triad_bytes`` the sweep's largest working set; ``last_level_cache_bytes`` the
+    size the CPU reports.
     """
 
     cpu: str
@@ -105,6 +97,7 @@ class MachineProfile:
     last_level_cache_bytes: int
     ridge_flops_per_byte: float
     note: str
+    memory_levels: list = field(default_factory=list)
 
     def to_dict(self):
         return asdict(self)
@@ -113,12 +106,14 @@ class MachineProfile:
 _LIBRARY_NAMES = {"numpy": "numpy's BLAS (numpy @)", "tensorflow": "TensorFlow tf.linalg.matmul"}
 
 
-def measure(matrix_size=2048, repeats=7):
-    """Measure this machine's fp32, bf16 and int8 peaks and its triad bandwidths."""
-    # Bandwidth first and fp32 last: TensorFlow's worker threads spin for a while after a
+def measure(matrix_size=2048, repeats=7, sweep=None):
+    """Measure this machine's fp32, bf16 and int8 peaks and its memory levels (``repeats``: of the
+    products; ``sweep``: a ``bandwidth_sweep`` already measured, else one is run here)."""
+    # Memory first and fp32 last: TensorFlow's worker threads spin for a while after a
     # matrix product and would steal cores from the triad and the other products.
-    bandwidth, triad_bytes = triad_bandwidth_gbs(repeats=repeats)
-    cache_bandwidth, _ = triad_bandwidth_gbs(cache_multiple=0.25, repeats=5 * repeats)
+    sweep = bandwidth_sweep() if sweep is None else sweep
+    levels = memory_levels(sweep)
+    bandwidth, cache_bandwidth = level_bandwidths(levels)
     flags = cpu_flags()
     by_kernel = {"bf16": kernel_gops("bf16", matrix_size, repeats) if bf16_supported(flags) else None,
                  "int8": kernel_gops("int8", matrix_size, repeats)}
@@ -143,19 +138,20 @@ def measure(matrix_size=2048, repeats=7):
         peaks_by_kernel={"fp32": by_library, **{p: m[0] if m else {} for p, m in by_kernel.items()}},
         theoretical_peak_gflops=theoretical["fp32"], theoretical_peaks=theoretical,
         theoretical_note=theoretical_note,
-        bandwidth_gbs=bandwidth, cache_bandwidth_gbs=cache_bandwidth, triad_bytes=triad_bytes,
-        last_level_cache_bytes=last_level_cache_bytes(),
-        ridge_flops_per_byte=peak / bandwidth,
-        note=(f"peaks: best of up to {repeats} {matrix_size}^3 matrix products per precision (peak_methods; a kernel stops repeating after 3 s); "
-              f"bandwidth: best of {repeats} torch triads over {triad_bytes / 1e6:.0f} MB; theoretical peaks "
-              f"from the FMA width at the reported clock (theoretical_note)"),
+        bandwidth_gbs=bandwidth, cache_bandwidth_gbs=cache_bandwidth,
+        triad_bytes=int(sweep["working_set_bytes"].max()), last_level_cache_bytes=last_level_cache_bytes(),
+        ridge_flops_per_byte=peak / bandwidth, memory_levels=levels,
+        note=(f"peaks: best of up to {repeats} {matrix_size}^3 matrix products per precision (peak_methods; "
+              f"a kernel stops repeating after 3 s); memory: {sweep_note(sweep)}; theoretical peaks from the FMA "
+              f"width at the reported clock (theoretical_note)"),
     )
 
 
 def best(*profiles):
     """One profile from several measured at different times: the highest peak of each precision,
     DRAM and cache bandwidth of them (interference on a shared machine only ever lowers a
-    measurement, so the highest is the closest to what the machine can do)."""
+    measurement, so the highest is the closest to what the machine can do). The memory levels are
+    those of the profile with the fastest DRAM, its DRAM and largest cache level set to the highest."""
     if not profiles or not all(isinstance(p, MachineProfile) for p in profiles):
         raise BadInput(f"best needs one or more MachineProfile. Received {profiles!r:.120}")
     top = max(profiles, key=lambda p: p.peak_gflops)
@@ -169,7 +165,11 @@ def best(*profiles):
         methods[precision] = source.peak_methods.get(precision)
         by_kernel[precision] = source.peaks_by_kernel.get(precision)
     bandwidth = max(p.bandwidth_gbs for p in profiles)
+    caches = [p.cache_bandwidth_gbs for p in profiles if p.cache_bandwidth_gbs is not None]
+    cache = max(caches) if caches else None
+    levels = max(profiles, key=lambda p: p.bandwidth_gbs).memory_levels
     return replace(top, peaks=peaks, peak_methods=methods, peaks_by_kernel=by_kernel,
-                   bandwidth_gbs=bandwidth, cache_bandwidth_gbs=max(p.cache_bandwidth_gbs for p in profiles),
+                   bandwidth_gbs=bandwidth, cache_bandwidth_gbs=cache,
+                   memory_levels=with_bandwidths(levels, bandwidth, cache) if levels else levels,
                    ridge_flops_per_byte=top.peak_gflops / bandwidth,
                    note=f"{top.note}; the best of {len(profiles)} profiles measured at different times")

@@ -20,6 +20,8 @@ the traffic of their separate input and output goes.
 ``time_layers`` measures each layer alone, to set beside its bound.
 """
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -38,15 +40,19 @@ FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "D
 
 
 def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
-                 cache_bandwidth_gbs=None, cache_bytes=None, precision="fp32"):
+                 cache_bandwidth_gbs=None, cache_bytes=None, precision="fp32", levels=None):
     """``table`` (a layer_table) with roofline columns, for ``batch`` images at ``precision``.
 
     Adds: ops (FLOPs + other ops), traffic_bytes, intensity (ops per byte),
     compute_ms, memory_ms, bound_ms (the larger), bound (``compute`` or
-    ``memory``) and activations_applied (the activation names a row applies, fused ones
-    included). Rows with no work (the input) are dropped. With
-    ``cache_bandwidth_gbs`` and ``cache_bytes``, a layer whose traffic fits
-    in the cache is bounded by the cache's bandwidth (a two-level roofline).
+    ``memory``), bandwidth_gbs and memory_level (the level whose bandwidth bounds the layer's
+    traffic) and activations_applied (the activation names a row applies, fused ones
+    included). Rows with no work (the input) are dropped. With ``levels`` (measured memory levels,
+    ``analysis.speed.memory.memory_levels``: fastest first, the last DRAM with capacity None), a
+    layer is bounded by the bandwidth of the smallest level whose capacity holds its traffic, DRAM
+    beyond the last (``bandwidth_gbs`` is then unused). Else, with ``cache_bandwidth_gbs`` and
+    ``cache_bytes``, a layer whose traffic fits in the cache is bounded by the cache's bandwidth
+    (a two-level roofline: ``"cache"`` and ``"DRAM"``).
     ``peak_gflops`` is the peak of ``precision`` (GOP/s for int8); the traffic
     counts ``BYTES_PER_ELEMENT[precision]`` bytes per weight and activation
     (the table's float32 bytes scaled).
@@ -64,14 +70,42 @@ def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
         rows = _fuse(rows)
     rows["intensity"] = rows["ops"] / rows["traffic_bytes"]
     rows["compute_ms"] = rows["ops"] / (peak_gflops * 1e9) * 1e3
-    bandwidth = pd.Series(float(bandwidth_gbs), index=rows.index)
-    if cache_bandwidth_gbs and cache_bytes:
-        bandwidth[rows["traffic_bytes"] <= cache_bytes] = float(cache_bandwidth_gbs)
+    if levels is None:
+        levels = [{"name": "DRAM", "capacity_bytes": None, "gbs": bandwidth_gbs}]
+        if cache_bandwidth_gbs and cache_bytes:
+            levels.insert(0, {"name": "cache", "capacity_bytes": cache_bytes, "gbs": cache_bandwidth_gbs})
+    else:
+        check_levels(levels)
+    chosen = [_memory_level(levels, traffic) for traffic in rows["traffic_bytes"]]
+    rows["memory_level"] = [level["name"] for level in chosen]
+    bandwidth = pd.Series([float(level["gbs"]) for level in chosen], index=rows.index, dtype="float64")
     rows["bandwidth_gbs"] = bandwidth
     rows["memory_ms"] = rows["traffic_bytes"] / (bandwidth * 1e9) * 1e3
     rows["bound_ms"] = rows[["compute_ms", "memory_ms"]].max(axis=1)
     rows["bound"] = np.where(rows["compute_ms"] >= rows["memory_ms"], "compute", "memory")
     return rows.reset_index(drop=True)
+
+
+def check_levels(levels):
+    """``levels`` if they are memory levels: a non-empty list of ``{"name", "capacity_bytes", "gbs"}``,
+    capacities increasing, the last (DRAM) with capacity None, every GB/s positive."""
+    ok = isinstance(levels, (list, tuple)) and levels and all(
+        isinstance(level, dict) and {"name", "capacity_bytes", "gbs"} <= set(level) for level in levels)
+    if ok:
+        capacities = [level["capacity_bytes"] for level in levels]
+        ok = (capacities[-1] is None and None not in capacities[:-1]
+              and all(a < b for a, b in zip(capacities[:-2], capacities[1:-1]))
+              and all(isinstance(level["gbs"], numbers.Real) and level["gbs"] > 0 for level in levels))
+    if not ok:
+        raise BadInput("levels must be memory levels (name, capacity_bytes increasing, the last None, gbs > 0). "
+                       f"Received levels={levels!r:.160}")
+    return levels
+
+
+def _memory_level(levels, traffic_bytes):
+    """The smallest of ``levels`` whose capacity holds ``traffic_bytes`` (the last, DRAM, beyond)."""
+    return next(level for level in levels
+                if level["capacity_bytes"] is None or traffic_bytes <= level["capacity_bytes"])
 
 
 def _fuse(rows):
@@ -96,8 +130,10 @@ def _fuse(rows):
 
 
 def machine_bounds(table, profile, batch=1, fused=True, precision="fp32"):
-    """``layer_bounds`` at ``precision`` with the bandwidths, cache size and that precision's peak of a
-    ``MachineProfile`` (or its dict): ``peak_gflops`` for fp32, ``peaks[precision]`` for the others.
+    """``layer_bounds`` at ``precision`` with the memory and that precision's peak of a
+    ``MachineProfile`` (or its dict): ``peak_gflops`` for fp32, ``peaks[precision]`` for the others;
+    its measured ``memory_levels`` where it has them, else its DRAM and cache bandwidths with the
+    last-level cache the CPU reports (a two-level roofline).
 
     Raises:
         BadInput: an unknown precision, or one whose peak the profile does not have (None: the CPU
@@ -111,7 +147,7 @@ def machine_bounds(table, profile, batch=1, fused=True, precision="fp32"):
                               f"was not measured), so no {precision} bound. Received precision={precision!r}")
     return layer_bounds(table, peak, p["bandwidth_gbs"], batch=batch, fused=fused,
                         cache_bandwidth_gbs=p.get("cache_bandwidth_gbs"), cache_bytes=p.get("last_level_cache_bytes"),
-                        precision=precision)
+                        precision=precision, levels=p.get("memory_levels") or None)
 
 
 def network_bound_ms(bounds):

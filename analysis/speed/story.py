@@ -13,20 +13,22 @@ import dataclasses
 import pandas as pd
 
 from nets.errors import BadInput
+from analysis.speed.memory import size_text
 from analysis.speed.latency_fit import configurations, fit_by_configuration, in_sample_errors
 from analysis.speed.roofline import machine_bounds, network_bound_ms, time_layers
 
 
 def steady_profile(measure=None, tries=3):
-    """A machine profile whose cache triad is not slower than its DRAM triad, and a note.
+    """A machine profile with a cache level not slower than its DRAM, and a note.
 
-    On a busy machine the short cache triad can be interrupted and come out slower than the DRAM
-    one, which would make no sense for a two-level roofline. ``measure`` (default
-    ``analysis.speed.machine.measure``) is called up to ``tries`` times; if the cache still trails
-    DRAM, the cache is left out (``cache_bandwidth_gbs=None``), so DRAM bounds every layer.
+    On a busy machine the short cache triads can be interrupted and come out no faster than DRAM
+    (or the sweep finds no cache level), which would make no sense for a roofline with caches.
+    ``measure`` (default ``analysis.speed.machine.measure``) is called up to ``tries`` times; if the
+    cache still trails DRAM, the caches are left out (``cache_bandwidth_gbs=None``, and only the DRAM
+    level of ``memory_levels``), so DRAM bounds every layer.
 
     Returns:
-        (profile, note): the note is "" or says the cache was left out and why.
+        (profile, note): the note is "" or says the caches were left out and why.
     """
     if measure is None:
         from analysis.speed.machine import measure
@@ -34,12 +36,17 @@ def steady_profile(measure=None, tries=3):
         raise BadInput(f"tries must be at least 1. Received tries={tries!r}")
     for _ in range(int(tries)):
         profile = measure()
-        if profile.cache_bandwidth_gbs >= profile.bandwidth_gbs:
+        cache = profile.cache_bandwidth_gbs
+        if cache is not None and cache >= profile.bandwidth_gbs:
             return profile, ""
-    note = (f"the cache triad ({profile.cache_bandwidth_gbs:.1f} GB/s) stayed below the DRAM one "
-            f"({profile.bandwidth_gbs:.1f} GB/s) in {tries} tries: the machine is too busy to time it, so the "
-            "cache is left out and DRAM bounds every layer (a one-level roofline)")
-    return dataclasses.replace(profile, cache_bandwidth_gbs=None), note
+    found = "found no cache level" if cache is None else f"found the cache at {cache:.1f} GB/s"
+    note = (f"the memory sweep {found}, not above DRAM's {profile.bandwidth_gbs:.1f} GB/s, in {tries} tries: the "
+            "machine is too busy to time it, so the cache is left out and DRAM bounds every layer "
+            "(a one-level roofline)")
+    changes = {"cache_bandwidth_gbs": None}
+    if getattr(profile, "memory_levels", None):
+        changes["memory_levels"] = profile.memory_levels[-1:]
+    return dataclasses.replace(profile, **changes), note
 
 
 def profile_of(study):
@@ -57,7 +64,9 @@ def profile_of(study):
 
 
 def machine_table(profile):
-    """The machine profile as a table indexed by quantity, with value and unit columns (text)."""
+    """The machine profile as a table indexed by quantity, with value and unit columns (text): the
+    last-level cache the CPU reports beside the memory levels measured (each level's capacity and
+    GB/s, where the profile has them)."""
     p = profile if isinstance(profile, dict) else profile.to_dict()
     peak, cache, dram = p["peak_gflops"], p.get("cache_bandwidth_gbs"), p["bandwidth_gbs"]
     theoretical = p.get("theoretical_peak_gflops")
@@ -73,11 +82,23 @@ def machine_table(profile):
         ("measured peak / theoretical", f"{100 * peak / theoretical:.0f}" if theoretical else "", "%"),
         ("DRAM bandwidth (triad)", f"{dram:,.1f}", "GB/s"),
         ("cache bandwidth (triad)", f"{cache:,.1f}" if cache else "not measured", "GB/s"),
-        ("last-level cache", f"{p['last_level_cache_bytes'] / 2**20:.0f}", "MiB"),
+        ("last-level cache (reported by the CPU)", f"{p['last_level_cache_bytes'] / 2**20:.0f}", "MiB"),
+        *_level_rows(p.get("memory_levels") or []),
         ("ridge point, DRAM", f"{peak / dram:.1f}", "FLOP/byte"),
         ("ridge point, cache", f"{peak / cache:.2f}" if cache else "", "FLOP/byte"),
     ]
     return pd.DataFrame(rows, columns=["quantity", "value", "unit"]).set_index("quantity")
+
+
+def _level_rows(levels):
+    """Two rows per measured memory level: its capacity (none for DRAM) and its triad GB/s."""
+    rows = []
+    for level in levels:
+        capacity = level["capacity_bytes"]
+        shown = "beyond the caches" if capacity is None else size_text(capacity)
+        rows += [(f"{level['name']} capacity (measured)", shown, ""),
+                 (f"{level['name']} bandwidth (measured triad)", f"{level['gbs']:,.1f}", "GB/s")]
+    return rows
 
 
 def _bandwidth(profile):

@@ -42,13 +42,15 @@ def _machine_details(context):
 
 
 def machine_profile(context):
-    """This machine's measured peaks per precision and its memory bandwidths."""
+    """This machine's measured peaks per precision and its memory levels and bandwidths."""
     profile = machine.measure()
     context.profile = profile.to_dict()
     context.folder.set_peaks(profile.peaks)
     rows = [{"quantity": key, "value": value} for key, value in context.profile.items()
             if not isinstance(value, (dict, list))]
     rows += [{"quantity": f"peak {precision}", "value": value} for precision, value in profile.peaks.items()]
+    rows += [{"quantity": f"{level['name']} {key} (measured)", "value": level[key]}
+             for level in profile.memory_levels for key in ("capacity_bytes", "gbs")]
     return {"machine_profile": pd.DataFrame(rows), "details": {"profile": context.profile}}
 
 
