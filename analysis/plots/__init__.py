@@ -20,6 +20,7 @@ from analysis.plots.cost import (
     draw_role_shares,
     draw_separable_ratio,
 )
+from analysis.plots.profile import draw_time_shares
 from analysis.plots.receptive import draw_architecture_gallery, draw_receptive_field
 from analysis.plots.roofline import draw_latency_terms, draw_predicted_vs_measured, draw_roofline
 from analysis.plots.speed import (
@@ -47,5 +48,5 @@ __all__ = [
     "draw_depthwise_step", "draw_fraction_of_peak", "draw_gpu_latency", "draw_latency_terms",
     "draw_latency_vs_batch", "draw_params_per_block", "draw_predicted_vs_measured", "draw_receptive_field",
     "draw_role_shares", "draw_roofline", "draw_separable_ratio", "draw_speed_ratio", "draw_tradeoff",
-    "draw_tradeoff_panels", "save_fig", "set_style",
+    "draw_time_shares", "draw_tradeoff_panels", "save_fig", "set_style",
 ]

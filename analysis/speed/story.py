@@ -10,6 +10,7 @@ or a line of text; nothing here measures a time except ``steady_profile`` and ``
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 
 from nets.errors import BadInput
@@ -283,3 +284,44 @@ def gpu_summary(gpu, small, large, layers):
         f"{large} at batch {last}: {at.loc[(large, last), 'gflops'] / 1e3:.1f} TFLOP/s; "
         f"{small}: {at.loc[(small, last), 'gflops'] / 1e3:.1f} TFLOP/s",
     ])
+
+
+PROFILE_GROUPS = ("Convolution", "Depthwise", "Pointwise", "Fully connected", "Other")
+
+
+def time_shares(profiles):
+    """Per network and configuration of a study's ``layer_profiles``, each layer group's share of
+    the profiled time and of the MACs (0..1; the time left unattributed is its own group).
+
+    Returns:
+        A DataFrame: variant, configuration, group, ms, time_share, mac_share.
+    """
+    rows = []
+    for (variant, config), group in profiles.groupby(["variant", "configuration"], sort=False):
+        groups = group["group"].replace("", "Unattributed").fillna("Unattributed")
+        total_ms, total_macs = float(group["ms"].sum()), float(group["macs"].fillna(0).sum())
+        for name in (*PROFILE_GROUPS, "Unattributed"):
+            mine = group[groups == name]
+            if mine.empty:
+                continue
+            rows.append({"variant": variant, "configuration": config, "group": name, "ms": float(mine["ms"].sum()),
+                         "time_share": float(mine["ms"].sum()) / total_ms,
+                         "mac_share": float(mine["macs"].fillna(0).sum()) / total_macs if name != "Unattributed"
+                         else np.nan})
+    return pd.DataFrame(rows)
+
+
+def in_context_layers(profiles, configuration, profile):
+    """(bounds, times) of each network's layers profiled in context on ``configuration``, ready for
+    ``analysis.plots.draw_roofline``: the fused bounds on ``profile`` at the configuration's
+    precision, and each layer's in-context time (``measured_ms``), keyed by network."""
+    from analysis.cost import layer_table
+    from analysis.variants import Variant
+
+    rows = profiles[(profiles["configuration"] == configuration) & (profiles["ms"] > 0)]
+    bounds, times = {}, {}
+    for label, mine in rows.groupby("variant", sort=False):
+        precision = mine["precision"].iloc[0]
+        bounds[label] = machine_bounds(layer_table(Variant.parse(label).build()), profile, precision=precision)
+        times[label] = mine.rename(columns={"layer": "name", "ms": "measured_ms"})[["name", "measured_ms"]]
+    return bounds, times

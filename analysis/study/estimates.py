@@ -37,6 +37,17 @@ def timing_seconds(variant, timing):
     return timing.rounds * (max(timing.min_seconds, timing.repeats * call_s) + timing.warmup * call_s)
 
 
+def conversion_seconds(variant, config, cached=True):
+    """Seconds to convert ``variant`` for ``config`` (0 where its speed-only copy is cached and
+    ``cached`` is True)."""
+    size = size_of(variant)
+    kind = "int8" if config.precision == "int8" else "float"
+    calibration = conversions.speed_calibration(variant) if kind == "int8" else None
+    if cached and conversions.artifact_path(variant, config, calibration).is_file():
+        return 0
+    return CONVERSION_S[size].get((config.runtime, kind), CONVERSION_S[size][("onnxruntime", kind)])
+
+
 def network_seconds(variant, configs, timing, cached=True):
     """Seconds to measure ``variant`` on each ``Configuration`` of ``configs``: its build, the
     conversions not yet in the cache (every one where ``cached`` is False: trained weights) and
@@ -47,8 +58,19 @@ def network_seconds(variant, configs, timing, cached=True):
         seconds += timing_seconds(variant, timing)
         if not config.record.deployed or config.precision == "bf16":
             continue
-        kind = "int8" if config.precision == "int8" else "float"
-        calibration = conversions.speed_calibration(variant) if kind == "int8" else None
-        if not cached or not conversions.artifact_path(variant, config, calibration).is_file():
-            seconds += CONVERSION_S[size].get((config.runtime, kind), CONVERSION_S[size][("onnxruntime", kind)])
+        seconds += conversion_seconds(variant, config, cached)
+    return seconds
+
+
+# Seconds a profiler adds to one profile beyond its calls: TensorFlow's writes and reads a trace.
+PROFILER_S = {"keras": 6, "xla": 12}
+
+
+def profile_seconds(variant, config, runs):
+    """Seconds to profile ``variant`` on ``config``: its conversion where not cached, twice ``runs``
+    calls (profiled and plain) and the profiler's own cost."""
+    size = size_of(variant)
+    seconds = BUILD_S[size] + 2 * (runs + 3) * CALL_MS[size] / 1e3 + PROFILER_S.get(config.runtime, 1)
+    if config.record.deployed:
+        seconds += conversion_seconds(variant, config)
     return seconds

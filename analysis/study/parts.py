@@ -172,3 +172,47 @@ def training_sweep(context):
 
     return {"training_sweep": sweep(progress=context.progress, epochs=SWEEP_EPOCHS),
             "details": {**_machine_details(context), "epochs": SWEEP_EPOCHS}}
+
+
+# The profile's calls: 20 profiled and 20 plain, interleaved, after 3 warm-up calls of each.
+PROFILE_RUNS = 20
+
+
+def _profiled_pairs():
+    """(variant, Configuration) pairs the layer profiles take: both networks on every configuration
+    whose runtime has a profiler and whose precision this CPU runs, MobileNet first."""
+    from analysis.speed.cpu import bf16_supported
+
+    configs = [c for c in configurations(deployment.CPU_RUNTIMES, PRECISIONS)
+               if c.record.profile is not None and (c.precision != "bf16" or bf16_supported())]
+    return [(variant, config) for variant in deployment.DEPLOYMENT_VARIANTS for config in configs]
+
+
+def profile_items(context):
+    """The layer profiles' items, (name, estimate s): one per network and configuration."""
+    return [(f"{variant.label} {config.label}", estimates.profile_seconds(variant, config, PROFILE_RUNS))
+            for variant, config in _profiled_pairs()]
+
+
+def layer_profiles(context, chosen=None):
+    """Both networks profiled layer by layer in context on each configuration with a profiler (those
+    named in ``chosen``; default every one): ``layer_profiles`` (one row per fused layer, joined with
+    its cost and this study's roofline bound) and ``layer_profile_totals`` (one row per profile:
+    coverage, overhead, the end-to-end medians)."""
+    from analysis.speed.conversions import speed_calibration
+    from analysis.speed.profile import profile_network
+
+    tables, totals, models = [], [], {}
+    for variant, config in _profiled_pairs():
+        if chosen is not None and f"{variant.label} {config.label}" not in chosen:
+            continue
+        model = models.setdefault(variant, variant.build())
+        calibration = speed_calibration(variant) if config.precision == "int8" else None
+        table, _ = profile_network(variant, config, threads=context.threads, runs=PROFILE_RUNS, model=model,
+                                   machine=(context.profile, context.folder.describe()), calibration=calibration)
+        keys = {"variant": variant.label, "runtime": config.runtime, "precision": config.precision,
+                "configuration": config.label}
+        tables.append(table.assign(**keys))
+        totals.append({**keys, **{k: v for k, v in table.attrs.items() if isinstance(v, (int, float, str))}})
+    return {"layer_profiles": pd.concat(tables, ignore_index=True), "layer_profile_totals": pd.DataFrame(totals),
+            "details": {**_machine_details(context), "runs": PROFILE_RUNS}}

@@ -47,6 +47,7 @@ PLAN = (
     Step("batch_sweep", 90, parts.batch_sweep),
     Step("quantized_accuracy", 150, parts.quantized_accuracy, items=parts.quantized_items),
     Step("latency_study", 180, parts.latency_fit, items=parts.latency_items),
+    Step("layer_profiles", 60, parts.layer_profiles, items=parts.profile_items),
     Step("training_sweep", 900, parts.training_sweep),
 )
 
