@@ -35,3 +35,10 @@ def test_the_figure_has_a_panel_per_network_and_a_bar_per_configuration_under_th
     assert [tick.get_text() for tick in ax.get_yticklabels()] == ["share of MACs", "openvino", "openvino int8"]
     widths = sorted(round(p.get_width(), 6) for p in ax.patches if -0.5 < p.get_y() < 0.5 and p.get_width() > 0)
     assert widths == sorted([10.0, 5.0, 80.0, 5.0])  # the MAC bar: each group's % of the MACs
+
+
+def test_a_groups_line_names_its_mac_share_and_each_configurations_time_share():
+    from analysis.speed.story import group_share_line
+
+    line = group_share_line(time_shares(_profiles()), "Net", "Depthwise")
+    assert line == "Net's depthwise layers: 5.0 % of its MACs; of its time: openvino 27 %, openvino int8 27 %"

@@ -325,3 +325,13 @@ def in_context_layers(profiles, configuration, profile):
         bounds[label] = machine_bounds(layer_table(Variant.parse(label).build()), profile, precision=precision)
         times[label] = mine.rename(columns={"layer": "name", "ms": "measured_ms"})[["name", "measured_ms"]]
     return bounds, times
+
+
+def group_share_line(shares, variant, group):
+    """One sentence: ``group``'s share of ``variant``'s MACs and of its time on each configuration
+    profiled (``time_shares`` rows)."""
+    rows = shares[(shares["variant"] == variant) & (shares["group"] == group)]
+    if rows.empty:
+        return f"{variant} has no {group.lower()} layer profiled"
+    times = ", ".join(f"{config} {100 * share:.0f} %" for config, share in zip(rows["configuration"], rows["time_share"]))
+    return f"{variant}'s {group.lower()} layers: {100 * rows['mac_share'].iloc[0]:.1f} % of its MACs; of its time: {times}"
