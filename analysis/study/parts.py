@@ -178,14 +178,23 @@ def training_sweep(context):
 PROFILE_RUNS = 20
 
 
+# The configurations the per-layer fit learns on (``analysis.speed.layer_fit``).
+LAYER_FIT_CONFIGS = ("openvino", "openvino int8", "onnxruntime", "onnxruntime int8")
+
+
 def _profiled_pairs():
     """(variant, Configuration) pairs the layer profiles take: both networks on every configuration
-    whose runtime has a profiler and whose precision this CPU runs, MobileNet first."""
+    whose runtime has a profiler and whose precision this CPU runs, MobileNet first; then, for the
+    per-layer fit, the latency study's other fitted networks on each of ``LAYER_FIT_CONFIGS``."""
     from analysis.speed.cpu import bf16_supported
+    from analysis.speed.runtimes import parse_configuration
 
     configs = [c for c in configurations(deployment.CPU_RUNTIMES, PRECISIONS)
                if c.record.profile is not None and (c.precision != "bf16" or bf16_supported())]
-    return [(variant, config) for variant in deployment.DEPLOYMENT_VARIANTS for config in configs]
+    pairs = [(variant, config) for variant in deployment.DEPLOYMENT_VARIANTS for config in configs]
+    family = [v for name, variants, role in latency_networks() if role != "held_out" for v in variants
+              if v not in deployment.DEPLOYMENT_VARIANTS]
+    return pairs + [(variant, parse_configuration(label)) for label in LAYER_FIT_CONFIGS for variant in family]
 
 
 def profile_items(context):
@@ -199,7 +208,7 @@ def layer_profiles(context, chosen=None):
     named in ``chosen``; default every one): ``layer_profiles`` (one row per fused layer, joined with
     its cost and this study's roofline bound) and ``layer_profile_totals`` (one row per profile:
     coverage, overhead, the end-to-end medians)."""
-    from analysis.speed.conversions import speed_calibration
+    from analysis.speed.conversions import ConversionError, speed_calibration
     from analysis.speed.profile import profile_network
 
     tables, totals, models = [], [], {}
@@ -208,10 +217,14 @@ def layer_profiles(context, chosen=None):
             continue
         model = models.setdefault(variant, variant.build())
         calibration = speed_calibration(variant) if config.precision == "int8" else None
-        table, _ = profile_network(variant, config, threads=context.threads, runs=PROFILE_RUNS, model=model,
-                                   machine=(context.profile, context.folder.describe()), calibration=calibration)
         keys = {"variant": variant.label, "runtime": config.runtime, "precision": config.precision,
                 "configuration": config.label}
+        try:
+            table, _ = profile_network(variant, config, threads=context.threads, runs=PROFILE_RUNS, model=model,
+                                       machine=(context.profile, context.folder.describe()), calibration=calibration)
+        except ConversionError as error:  # recorded, and the other profiles go on
+            totals.append({**keys, "note": str(error)})
+            continue
         tables.append(table.assign(**keys))
         totals.append({**keys, **{k: v for k, v in table.attrs.items() if isinstance(v, (int, float, str))}})
     return {"layer_profiles": pd.concat(tables, ignore_index=True), "layer_profile_totals": pd.DataFrame(totals),
