@@ -47,6 +47,15 @@ class Runtime:
     the ``keras.Model`` where there is no artifact; ``to_input(x)`` makes the
     batch what ``run`` takes, once before the timed calls. ``device()`` names
     where it runs. ``batch_in_artifact``: the file is made for one batch size.
+
+    ``profile(source, x, threads, precision, runs, warmup)`` times the batch ``x`` in the runtime's
+    own profiler (None: the runtime has none; ``no_profiler`` says why): a DataFrame with one row
+    per node run (``node``, ``node_type``, ``ms``: mean per inference) whose ``attrs`` hold
+    ``median_ms`` and ``profiled_median_ms`` (end-to-end medians of ``runs`` calls without and
+    with profiling, in the same process), ``runs``, and how nodes map to layers: ``scopes``
+    (node to a name holding the Keras layer's, ``analysis.speed.profile.layer_of_scope``) or
+    ``graph`` (every node as a dict: ``name``, ``kind``, ``prepares``, ``spatial``, ``inputs``;
+    ``analysis.speed.profile.match_graph``).
     """
 
     name: str
@@ -63,6 +72,8 @@ class Runtime:
     to_input: Callable = staticmethod(lambda x: x)
     device: Callable = staticmethod(lambda: "cpu")
     summary: str = ""
+    profile: Optional[Callable] = None
+    no_profiler: str = "it has no per-node profiler in this suite"
 
     @property
     def deployed(self):
@@ -87,6 +98,13 @@ class Runtime:
             raise RuntimeUnavailable(
                 f"Runtime {self.name!r} needs Keras on the {self.backend} backend; this process runs Keras on "
                 f"{backend!r} (set KERAS_BACKEND before starting Python)")
+
+    def check_profiler(self):
+        """Raise ``BadInput`` where this runtime has no profiler (``no_profiler`` says why)."""
+        if self.profile is None:
+            raise BadInput(f"Runtime {self.name!r} has no profiler: {self.no_profiler}. Runtimes with one: "
+                           f"{', '.join(profiled_names())}. Received runtime={self.name!r}")
+        return self
 
     def version(self):
         """The runtime's package and version, e.g. ``ai-edge-litert 2.3.0``."""
@@ -122,6 +140,11 @@ def names():
 def get(name):
     """The ``Runtime`` called ``name`` (``BadInput`` naming the choices for any other)."""
     return _REGISTRY[checks.one_of("runtime", name, names())]
+
+
+def profiled_names():
+    """The runtimes whose record has a profiler."""
+    return tuple(name for name, runtime in _REGISTRY.items() if runtime.profile is not None)
 
 
 def deployed_names():
