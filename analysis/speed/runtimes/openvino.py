@@ -9,10 +9,12 @@ quantized operations in int8 and the rest in f32.
 import contextlib
 import io
 import logging
+import re
 import statistics
 import time
 import warnings
 
+from analysis.speed.conversions import ConversionError
 from analysis.speed.runtimes import Runtime, register
 
 
@@ -21,9 +23,19 @@ def convert(model, target, precision, calibration, batch, variant):
     NNCF on ``calibration`` at int8."""
     import openvino as ov
 
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")  # Keras warns that the traced input's structure differs by name
-        ir = ov.convert_model(model)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")  # Keras warns that the traced input's structure differs by name
+            ir = ov.convert_model(model)
+    except Exception as error:
+        unconverted = re.search(r"No conversion rule found for operations: ([^\n]+)", str(error))
+        if unconverted is None:
+            raise
+        ops = [op.strip() for op in unconverted.group(1).split(",") if op.strip()]
+        layers = _layers_with_ops(model, ops)
+        where = f"layer {', '.join(repr(n) for n in layers)}" if layers else "an unnamed layer"
+        raise ConversionError(f"openvino {precision} conversion of {model.name!r} failed at {where}: operation "
+                              f"{', '.join(ops)} is not supported") from error
     if precision == "int8":
         import nncf
 
@@ -44,6 +56,19 @@ def _compile(path, shape, threads, precision, perf_count=False):
     return core.compile_model(ir, "CPU", {
         "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERF_COUNT": perf_count})
+
+
+def _layers_with_ops(model, op_types):
+    """The layers of ``model`` whose TensorFlow ops (its traced graph) include one of ``op_types``."""
+    import tensorflow as tf
+
+    from analysis.speed.profile import layer_of_scope
+
+    specs = [tf.TensorSpec((1,) + tuple(t.shape[1:]), t.dtype) for t in model.inputs]
+    function = tf.function(lambda *t: model(t[0] if len(t) == 1 else list(t), training=False))
+    names = [layer.name for layer in model.layers]
+    ops = function.get_concrete_function(*specs).graph.get_operations()
+    return sorted({layer_of_scope(op.name, names) for op in ops if op.type in op_types} - {None})
 
 
 def load(path, shape, threads, precision):
