@@ -121,6 +121,18 @@ def test_join_sums_nodes_per_fused_row_and_keeps_the_unattributed():
     assert table["ms"].sum() == pytest.approx(frame["ms"].sum())
 
 
+def test_node_frame_closed_form():
+    frame = profile.node_frame({"a": [0.001, 0.004], "b": [0.002, 0.002], "c": [0.001]}, {"a": "Conv"},
+                               plain_s=[0.004, 0.006], profiled_s=[0.004, 0.010])
+    a, b, c = (frame.iloc[i] for i in range(3))
+    assert a["ms"] == pytest.approx(2.5) and a["ms_median"] == pytest.approx(2.5) and a["node_type"] == "Conv"
+    assert b["node_type"] == "?" and c["ms"] == pytest.approx(0.5) and c["ms_median"] == pytest.approx(0.5)
+    assert frame.attrs["median_ms"] == pytest.approx(5.0) and frame.attrs["profiled_median_ms"] == pytest.approx(7.0)
+    assert frame.attrs["runs"] == 2 and frame.attrs["run_coverage"] is None  # c ran once in two runs
+    whole = profile.node_frame({"a": [0.001, 0.004], "b": [0.002, 0.002]}, {}, [0.004], [0.004, 0.010])
+    assert whole.attrs["run_coverage"] == pytest.approx(np.median([0.003 / 0.004, 0.006 / 0.010]))
+
+
 def test_profile_groups():
     assert [profile.profile_group(r) for r in ("Conv 3x3", "Conv DW 3x3", "Conv 1x1", "Fully connected", "Pooling")] \
         == ["Convolution", "Depthwise", "Pointwise", "Fully connected", "Other"]
@@ -157,6 +169,7 @@ def test_keras_profile_names_every_layer(small_model, cost):
     conv = nodes[nodes["node_type"].isin(["Conv2D", "DepthwiseConv2dNative", "_FusedConv2D"])]
     assert len(conv) == (cost["type"].isin(["Conv2D", "DepthwiseConv2D"])).sum()
     assert table.attrs["coverage"] == pytest.approx(table["ms"].sum() / table.attrs["median_ms"])
+    assert 0 < table.attrs["run_coverage"] and nodes.attrs["runs"] == RUNS
     # MobileNet's first layer, closed form: 3x3 kernel, 3 -> 8 channels, 32x32 outputs.
     assert table.set_index("layer").loc["conv1", "macs"] == 3 * 3 * 3 * 8 * 32 * 32
 

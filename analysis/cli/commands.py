@@ -144,12 +144,16 @@ def _abbreviated(names, limit=3):
     return " + ".join(parts[:limit]) + (f" + {len(parts) - limit} more" if len(parts) > limit else "")
 
 
+def _percent(fraction):
+    return "?" if fraction is None else f"{fraction:.0%}"
+
+
 def _profile_title(t):
     unit = "GOP/s" if t["precision"] == "int8" else "GFLOP/s"
     return (f"# {t['variant']} on {t['runtime']} {t['precision']} ({t['runtime_version']}), batch {t['batch']}, "
             f"{t['threads']} threads, {t['runs']} runs: the layers' nodes add up to {t['layers_ms']:.3f} ms, "
-            f"{t['coverage']:.0%} of the unprofiled median {t['median_ms']:.3f} ms (coverage; of the nodes' medians "
-            f"{t['coverage_of_medians']:.0%}); profiled median "
+            f"{t['coverage']:.0%} of the unprofiled median {t['median_ms']:.3f} ms (coverage; within each profiled run "
+            f"{_percent(t['run_coverage'])}); profiled median "
             f"{t['profiled_median_ms']:.3f} ms (overhead x{t['overhead']:.2f}); {t['unattributed_nodes']} of "
             f"{t['nodes']} nodes unattributed\n# bounds: {t['machine']}. MACs: one multiply-add; achieved_gflops: "
             f"2 x MACs / ms, in {unit}; bound_fraction: bound_ms / ms; ms, MACs, bytes and bounds per batch")

@@ -18,8 +18,9 @@ to Keras layers in one of two ways:
 A node that fuses several layers (convolution, batch norm and ReLU) belongs to the convolution's
 layer: the rows are the fused rows of ``analysis.speed.roofline.machine_bounds``, whose
 convolution row carries its batch norm and activation. Nodes that map to no layer are one row,
-``unattributed``, with their names; none is dropped. Times are ms per batch; MACs, traffic and
-bounds are per batch too; achieved GFLOP/s is 2 x MACs over the time (GOP/s at int8).
+``unattributed``, with their names; none is dropped. Times are ms per batch (a node's mean over
+the profiled runs); MACs, traffic and bounds are per batch too; achieved GFLOP/s is 2 x MACs over
+the time (GOP/s at int8).
 """
 
 import re
@@ -43,16 +44,26 @@ COLUMNS = ("layer", "group", "role", "type", "nodes", "ms", "time_share", "macs"
            "intensity", "bound_ms", "achieved_gflops", "bound_fraction")
 
 
-def node_frame(durations, types, runs, **attrs):
-    """A runtime's profile frame from ``durations`` ({node: [seconds of each run of it]}) over
-    ``runs`` inferences: ``node``, ``node_type``, ``ms`` (the mean per inference: the sum over
-    ``runs``) and ``ms_median`` (the median of its runs where it ran once per inference, else
-    ``ms``); ``attrs`` go to ``frame.attrs``."""
+def node_frame(durations, types, plain_s, profiled_s, **attrs):
+    """A runtime's profile frame from ``durations`` ({node: [seconds of each of its runs, in
+    order]}) over the profiled runs, whose end-to-end seconds are ``profiled_s`` (``plain_s``: as
+    many runs without profiling): ``node``, ``node_type``, ``ms`` (the mean per inference) and
+    ``ms_median`` (the median of its runs where it ran once per inference, else ``ms``).
+
+    ``attrs`` (with those given) hold ``runs``, ``median_ms`` and ``profiled_median_ms`` (the
+    end-to-end medians) and ``run_coverage``: the median over the profiled runs of the nodes' time
+    in the run over the run's time (None where a node did not run once per run).
+    """
+    runs = len(profiled_s)
     rows = [{"node": node, "node_type": types.get(node, "?"), "ms": 1e3 * sum(seconds) / runs,
              "ms_median": 1e3 * (float(np.median(seconds)) if len(seconds) == runs else sum(seconds) / runs)}
             for node, seconds in durations.items()]
     frame = pd.DataFrame(rows, columns=["node", "node_type", "ms", "ms_median"])
-    frame.attrs.update(runs=runs, **attrs)
+    once = durations and all(len(seconds) == runs for seconds in durations.values())
+    in_runs = [sum(seconds[i] for seconds in durations.values()) / profiled_s[i] for i in range(runs)] if once else []
+    frame.attrs.update(runs=runs, median_ms=1e3 * float(np.median(plain_s)),
+                       profiled_median_ms=1e3 * float(np.median(profiled_s)),
+                       run_coverage=float(np.median(in_runs)) if in_runs else None, **attrs)
     return frame
 
 
@@ -224,9 +235,10 @@ def profile_network(variant, config, batch=1, threads=None, runs=20, warmup=3, m
 
     Returns:
         (table, nodes): the per-layer table, whose ``attrs`` hold the totals (``coverage``: the
-        layers' summed time over the unprofiled median; ``coverage_of_medians``: the same of the
-        nodes' medians, which a loaded machine's slow runs do not inflate; ``overhead``: the
-        profiled median over the unprofiled one), and the runtime's per-node frame with its ``layer``.
+        layers' summed time over the unprofiled median; ``run_coverage``: the median over the
+        profiled runs of the nodes' time in a run over that run's time, which slow runs on a
+        loaded machine do not skew; ``overhead``: the profiled median over the unprofiled one),
+        and the runtime's per-node frame with its ``layer``.
 
     Raises:
         BadInput: the runtime has no profiler. ConversionError: the network does not convert.
@@ -250,11 +262,11 @@ def profile_network(variant, config, batch=1, threads=None, runs=20, warmup=3, m
     bounds = machine_bounds(layer_table(model), machine, batch=batch, fused=True, precision=config.precision)
     table = join(nodes, bounds, batch)
     median, profiled = float(nodes.attrs["median_ms"]), float(nodes.attrs["profiled_median_ms"])
-    layers_ms, medians_ms = float(table["ms"].sum()), float(nodes["ms_median"].sum())
+    layers_ms = float(table["ms"].sum())
     table.attrs.update(
         variant=variant.label, runtime=config.runtime, precision=config.precision, batch=batch, threads=threads,
         runs=runs, runtime_version=record.version(), machine=machine_label, median_ms=median,
         profiled_median_ms=profiled, layers_ms=layers_ms, coverage=layers_ms / median,
-        layers_ms_median=medians_ms, coverage_of_medians=medians_ms / median, overhead=profiled / median,
+        run_coverage=nodes.attrs["run_coverage"], overhead=profiled / median,
         unattributed_nodes=int((nodes["layer"] == UNATTRIBUTED).sum()), nodes=len(nodes), profile_seconds=seconds)
     return table, nodes

@@ -8,7 +8,6 @@ the TensorFlow op in the module's HLO metadata.
 """
 
 import re
-import statistics
 import tempfile
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def profile(model, x, threads, precision, runs=20, warmup=3, jit_compile=False):
     from analysis.speed.profile import node_frame
 
     run, tensor = load(model, x.shape, threads, precision, jit_compile), to_tensor(x)
-    median_ms = 1e3 * statistics.median(time_calls(lambda: run(tensor), runs, warmup))
+    plain = time_calls(lambda: run(tensor), runs, warmup)
     with tempfile.TemporaryDirectory() as folder:
         tf.profiler.experimental.start(folder)
         try:
@@ -54,8 +53,7 @@ def profile(model, x, threads, precision, runs=20, warmup=3, jit_compile=False):
             tf.profiler.experimental.stop()
         space = _xspace(folder)
     durations, types, scopes = _hlo_events(space) if jit_compile else _op_events(space)
-    return node_frame(durations, types, runs, median_ms=median_ms, profiled_median_ms=1e3 * statistics.median(times),
-                      scopes=scopes)
+    return node_frame(durations, types, plain, times, scopes=scopes)
 
 
 def _xspace(folder):
@@ -82,9 +80,9 @@ def _op_events(space):
             match = _TF_OP.match(host.event_metadata[event.metadata_id].name)
             if match is None or match.group(2).startswith("__inference"):
                 continue
-            durations.setdefault(match.group(1), []).append(event.duration_ps / 1e12)
+            durations.setdefault(match.group(1), []).append(_timed(line, event))
             types[match.group(1)] = match.group(2)
-    return durations, types, {op: op for op in durations}
+    return _in_order(durations), types, {op: op for op in durations}
 
 
 def _hlo_events(space):
@@ -99,8 +97,18 @@ def _hlo_events(space):
         for event in line.events:
             meta = host.event_metadata[event.metadata_id]
             if any(stat_names.get(stat.metadata_id) == _HLO_OP for stat in event.stats):
-                durations.setdefault(meta.name, []).append(event.duration_ps / 1e12)
-    return durations, opcodes, {name: scopes.get(name, "") for name in durations}
+                durations.setdefault(meta.name, []).append(_timed(line, event))
+    return _in_order(durations), opcodes, {name: scopes.get(name, "") for name in durations}
+
+
+def _timed(line, event):
+    """(start in ps, seconds) of ``event`` on ``line``."""
+    return line.timestamp_ns * 1000 + event.offset_ps, event.duration_ps / 1e12
+
+
+def _in_order(durations):
+    """{node: [seconds of each run]} from {node: [(start, seconds)]}: runs in the order they started."""
+    return {node: [seconds for _, seconds in sorted(timed)] for node, timed in durations.items()}
 
 
 def _hlo_metadata(space):

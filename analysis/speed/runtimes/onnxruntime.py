@@ -10,7 +10,6 @@ channel, uint8 activations).
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,8 +132,7 @@ def profile(path, x, threads, precision, runs=20, warmup=3):
         trace.unlink()
         graph = _graph(Path(folder) / "optimized.onnx")
     durations, types = _timed_nodes(events, runs)
-    return node_frame(durations, types, runs, median_ms=1e3 * statistics.median(plain_times),
-                      profiled_median_ms=1e3 * statistics.median(profiled_times), graph=graph)
+    return node_frame(durations, types, plain_times, profiled_times, graph=graph)
 
 
 def _timed_nodes(events, runs):
@@ -143,7 +141,7 @@ def _timed_nodes(events, runs):
     windows = [(e["ts"], e["ts"] + e["dur"]) for e in events if e.get("cat") == "Session" and e["name"] == "model_run"]
     windows = windows[-runs:]
     durations, types = {}, {}
-    for event in events:
+    for event in sorted(events, key=lambda e: e.get("ts", 0)):
         if event.get("cat") != "Node" or not event["name"].endswith(_KERNEL_TIME):
             continue
         if not any(start <= event["ts"] <= end for start, end in windows):

@@ -10,7 +10,6 @@ import contextlib
 import io
 import logging
 import re
-import statistics
 import time
 import warnings
 
@@ -113,8 +112,7 @@ def profile(path, x, threads, precision, runs=20, warmup=3):
                 durations.setdefault(info.node_name, []).append(info.real_time.total_seconds())
 
     plain_times, _ = alternated_times((lambda: plain.infer({0: x}), profiled), runs, warmup=0)
-    return node_frame(durations, types, runs, median_ms=1e3 * statistics.median(plain_times),
-                      profiled_median_ms=1e3 * statistics.median(times), graph=_graph(compiled, types))
+    return node_frame(durations, types, plain_times, times, graph=_graph(compiled, types))
 
 
 def _seconds(call):
