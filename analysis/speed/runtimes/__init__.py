@@ -49,13 +49,12 @@ class Runtime:
     where it runs. ``batch_in_artifact``: the file is made for one batch size.
 
     ``profile(source, x, threads, precision, runs, warmup)`` times the batch ``x`` in the runtime's
-    own profiler (None: the runtime has none; ``no_profiler`` says why): a DataFrame with one row
-    per node run (``node``, ``node_type``, ``ms``: mean per inference) whose ``attrs`` hold
-    ``median_ms`` and ``profiled_median_ms`` (end-to-end medians of ``runs`` calls without and
-    with profiling, in the same process), ``runs``, and how nodes map to layers: ``scopes``
-    (node to a name holding the Keras layer's, ``analysis.speed.profile.layer_of_scope``) or
-    ``graph`` (every node as a dict: ``name``, ``kind``, ``prepares``, ``spatial``, ``inputs``;
-    ``analysis.speed.profile.match_graph``).
+    own profiler (None: the runtime has none; ``no_profiler`` says why): the DataFrame of
+    ``analysis.speed.profile.node_frame``, one row per node run (``node``, ``node_type``, ``ms``:
+    mean per inference), whose ``attrs`` hold the end-to-end medians of ``runs`` calls without and
+    with profiling in the same process (``median_ms``, ``profiled_median_ms``) and how nodes map to
+    layers: ``scopes`` (node to a name holding the Keras layer's) or ``graph`` (every node as a
+    dict: ``name``, ``kind``, ``prepares``, ``spatial``, ``inputs``).
     """
 
     name: str
