@@ -121,6 +121,29 @@ def test_join_sums_nodes_per_fused_row_and_keeps_the_unattributed():
     assert table["ms"].sum() == pytest.approx(frame["ms"].sum())
 
 
+def test_onnxruntime_graph_kinds(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from analysis.speed.runtimes import onnxruntime as ort_runtime
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", group=1),
+             helper.make_node("Conv", ["c", "wd"], ["d"], name="depthwise", group=4),
+             helper.make_node("Add", ["d", "bias"], ["b"], name="bias"),
+             helper.make_node("Add", ["b", "c"], ["r"], name="residual"),
+             helper.make_node("NhwcMaxPool", ["r"], ["p"], name="pool", domain="com.microsoft", kernel_shape=[2, 2]),
+             helper.make_node("QuantizeLinear", ["p", "scale"], ["q"], name="quantize")]
+    initializers = [helper.make_tensor(name, TensorProto.FLOAT, [1], [1.0]) for name in ("w", "wd", "bias", "scale")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info("q", TensorProto.UINT8, None)], initializers)
+    onnx.save(helper.make_model(graph), tmp_path / "g.onnx")
+    described = {n["name"]: n for n in ort_runtime._graph(tmp_path / "g.onnx")}
+    assert {name: n["kind"] for name, n in described.items()} == {
+        "conv": "conv", "depthwise": "depthwise", "bias": None, "residual": "add", "pool": "pool", "quantize": None}
+    assert described["residual"]["inputs"] == ("bias", "conv") and described["conv"]["inputs"] == ()
+    assert described["quantize"]["prepares"] and not described["bias"]["prepares"]
+
+
 def test_node_frame_closed_form():
     frame = profile.node_frame({"a": [0.001, 0.004], "b": [0.002, 0.002], "c": [0.001]}, {"a": "Conv"},
                                plain_s=[0.004, 0.006], profiled_s=[0.004, 0.010])

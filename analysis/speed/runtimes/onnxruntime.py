@@ -100,7 +100,7 @@ def load(path, shape, threads, precision):
 _KINDS = {**dict.fromkeys(("Conv", "FusedConv", "NhwcFusedConv", "QLinearConv", "ConvInteger", "NhwcConv"), "conv"),
           **dict.fromkeys(("Gemm", "FusedGemm", "QGemm", "MatMul", "FusedMatMul", "MatMulInteger",
                            "DynamicQuantizeMatMul", "MatMulIntegerToFloat"), "dense"),
-          **dict.fromkeys(("MaxPool", "AveragePool", "QLinearAveragePool"), "pool"),
+          **dict.fromkeys(("MaxPool", "NhwcMaxPool", "AveragePool", "QLinearAveragePool"), "pool"),
           **dict.fromkeys(("GlobalAveragePool", "GlobalMaxPool", "QLinearGlobalAveragePool", "ReduceMean",
                            "ReduceMax"), "global_pool"),
           **dict.fromkeys(("Softmax", "QLinearSoftmax"), "softmax"),
