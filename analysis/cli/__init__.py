@@ -1,4 +1,4 @@
-"""The command line: ``python -m analysis count|compare|machine|bench|predict|study|train|report|headline ...``.
+"""The command line: ``python -m analysis count|compare|machine|bench|predict|profile|study|train|report|headline ...``.
 
 Every subcommand calls the same functions as the notebooks. A network is
 named as ``vgg16`` or ``mobilenet`` with options (``--alpha 0.5``), by a
@@ -55,6 +55,8 @@ def check_arguments(args):
             from analysis.study.folder import open_study
 
             args.study = open_study(args.study)
+    if args.command == "profile":
+        _check_profile(args)
     if args.command in ("report", "headline"):
         from analysis.study.folder import open_study
 
@@ -73,6 +75,21 @@ def check_arguments(args):
             runtimes.check_installed(runtimes.deployment_configurations(args.quantize))
         _check_train_run(args)
     return args
+
+
+def _check_profile(args):
+    """``args.config`` of ``profile``: a runtime with a profiler, at a precision it offers; batch,
+    repeats and threads positive; ``args.study`` opened where named."""
+    args.config = runtimes.configuration(args.runtime, args.precision)
+    runtimes.check_installed([args.config])[0].record.check_profiler()
+    args.batch = checks.positive_int("batch", args.batch)
+    args.repeats = checks.positive_int("repeats", args.repeats)
+    if args.threads is not None:
+        checks.positive_int("threads", args.threads)
+    if args.study is not None:
+        from analysis.study.folder import open_study
+
+        args.study = open_study(args.study)
 
 
 def _check_train_run(args):

@@ -118,6 +118,50 @@ def cmd_predict(args):
                                 title=None if args.format == "csv" else title)
 
 
+def cmd_profile(args):
+    """The time of every layer inside the network, from the runtime's own profiler, with its cost and bound."""
+    from analysis.speed import harness
+    from analysis.speed.conversions import ConversionError
+    from analysis.speed.profile import profile_network, study_machine
+    from nets.errors import BadInput
+
+    threads = harness.configure_threads(args.threads)
+    machine = study_machine(args.study.path if args.study is not None else None)
+    try:
+        table, _ = profile_network(args.variant, args.config, batch=args.batch, threads=threads, runs=args.repeats,
+                                   machine=machine)
+    except ConversionError as error:
+        raise BadInput(f"{error} (received network={args.network!r})") from error
+    totals = {k: v for k, v in table.attrs.items() if k != "profile_seconds"}
+    if args.format == "json":
+        return render.to_json({**totals, "layers": render.records(table)})
+    shown = table.copy()
+    if args.format != "csv":
+        shown["nodes"] = [_abbreviated(names) for names in shown["nodes"]]
+    return render.frame_to_text(shown.round(4), args.format, title=None if args.format == "csv" else _profile_title(totals))
+
+
+def _abbreviated(names, limit=3):
+    """At most ``limit`` of the `` + ``-joined node ``names``, and how many more."""
+    parts = names.split(" + ") if names else []
+    return " + ".join(parts[:limit]) + (f" + {len(parts) - limit} more" if len(parts) > limit else "")
+
+
+def _percent(fraction):
+    return "?" if fraction is None else f"{fraction:.0%}"
+
+
+def _profile_title(t):
+    unit = "GOP/s" if t["precision"] == "int8" else "GFLOP/s"
+    return (f"# {t['variant']} on {t['runtime']} {t['precision']} ({t['runtime_version']}), batch {t['batch']}, "
+            f"{t['threads']} threads, {t['runs']} runs: the layers' nodes add up to {t['layers_ms']:.3f} ms, "
+            f"{t['coverage']:.0%} of the unprofiled median {t['median_ms']:.3f} ms (coverage; within each profiled run "
+            f"{_percent(t['run_coverage'])}); profiled median "
+            f"{t['profiled_median_ms']:.3f} ms (overhead x{t['overhead']:.2f}); {t['unattributed_nodes']} of "
+            f"{t['nodes']} nodes unattributed\n# bounds: {t['machine']}. MACs: one multiply-add; achieved_gflops: "
+            f"2 x MACs / ms, in {unit}; bound_fraction: bound_ms / ms; ms, MACs, bytes and bounds per batch")
+
+
 def cmd_study(args):
     """Measure this machine's study into a folder, within a time budget (continuing one stopped)."""
     from analysis.study.run import run_study

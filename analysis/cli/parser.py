@@ -128,6 +128,8 @@ def _add_speed_commands(commands):
     predict.add_argument("--study", default=None, help="a study folder to fit on (default: this machine's study)")
     predict.add_argument("--format", choices=render.FORMATS, default="table")
 
+    _add_profile_command(commands)
+
     study = commands.add_parser("study", help="measure this machine's study (15 minutes by default)")
     study.add_argument("--out", default=None, help="the study folder (default reports/study; a study of this "
                                                    "machine there is continued)")
@@ -135,6 +137,22 @@ def _add_speed_commands(commands):
     study.add_argument("--threads", type=_integer, default=None, help="threads (default: all cores)")
     study.set_defaults(run=commands_.cmd_study)
 
+
+
+def _add_profile_command(commands):
+    profile = _network_command(commands, "profile", "time of every layer inside the network, from the runtime's "
+                               "own profiler, with its cost and roofline bound", commands_.cmd_profile)
+    profile.add_argument("--runtime", required=True,
+                         help=f"one with a profiler: {', '.join(runtimes.profiled_names())}")
+    profile.add_argument("--precision", default="fp32", help=f"one of {', '.join(PRECISIONS)} that the runtime offers "
+                                                               "(default fp32)")
+    profile.add_argument("--batch", type=_integer, default=1, help="batch size (default 1)")
+    profile.add_argument("--threads", type=_integer, default=None, help="threads (default: all cores)")
+    profile.add_argument("--repeats", type=_integer, default=20,
+                         help="profiled runs, and as many unprofiled ones to compare (default 20)")
+    profile.add_argument("--study", default=None, help="the study whose machine profile sets the bounds "
+                                                       "(default: this machine's, else the shipped reference)")
+    profile.add_argument("--format", choices=render.FORMATS, default="table")
 
 
 def _add_train_command(commands):

@@ -12,6 +12,7 @@ renamed whole, so an interrupted conversion is never read back.
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +148,8 @@ def _make(variant, config, model, target, calibration, batch, weights, cache_dir
 def _failure(config, model, error):
     """One line naming the configuration and the layer (where the error names one)."""
     text = str(error).strip()
-    layers = [layer.name for layer in model.layers if layer.name in text]
+    layers = [layer.name for layer in model.layers
+              if re.search(rf"(?<![A-Za-z0-9_]){re.escape(layer.name)}(?![A-Za-z0-9_])", text)]
     where = f" at layer {layers[-1]!r}" if layers else ""
     first = text.splitlines()[0][:240] if text else type(error).__name__
     return f"{config.runtime} {config.precision} conversion of {model.name!r} failed{where}: {first}"

@@ -57,6 +57,22 @@ def input_batch(model, batch, seed=0):
     return np.random.default_rng(seed).uniform(0, 1, shape).astype("float32")
 
 
+def deployable(variant, config, model, batch, calibration=None):
+    """(source, x): what ``config``'s runtime loads (the converted file, converted once, or
+    ``model`` itself) and a batch of ``batch`` random images for it.
+
+    Raises:
+        PrecisionUnsupported: bf16 on a CPU without bf16 instructions.
+    """
+    check_runnable(config)
+    if config.precision == "bf16" and not bf16_supported():
+        raise PrecisionUnsupported("bf16 is not supported by this CPU (no avx512_bf16 or amx_bf16)")
+    x = input_batch(model, batch)
+    if not config.record.deployed:
+        return model, x
+    return conversions.converted(variant, config, model, batch=batch, calibration=calibration), x
+
+
 def prepare(variant, config, model, batch, threads, calibration=None):
     """Return (call, device): ``call()`` runs one synchronised batch of ``variant`` on the
     ``Configuration`` ``config``.
@@ -67,14 +83,8 @@ def prepare(variant, config, model, batch, threads, calibration=None):
     Raises:
         PrecisionUnsupported: bf16 on a CPU without bf16 instructions.
     """
-    check_runnable(config)
-    if config.precision == "bf16" and not bf16_supported():
-        raise PrecisionUnsupported("bf16 is not supported by this CPU (no avx512_bf16 or amx_bf16)")
     record = config.record
-    x = input_batch(model, batch)
-    source = model
-    if record.deployed:
-        source = conversions.converted(variant, config, model, batch=batch, calibration=calibration)
+    source, x = deployable(variant, config, model, batch, calibration)
     run = record.load(source, x.shape, threads, config.precision)
     inputs = record.to_input(x)
     return (lambda: run(inputs)), record.device()

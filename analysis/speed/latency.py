@@ -77,6 +77,21 @@ def time_calls(call, repeats, warmup=3, min_seconds=0.0):
     return np.array(times)
 
 
+def alternated_times(calls, repeats, warmup=3, block=5):
+    """Seconds taken by each of ``calls``, ``repeats`` timed calls each after ``warmup`` untimed
+    ones, in alternating blocks of ``block`` calls (so that every call sees the same machine, and a
+    runtime's spinning threads rarely overlap another's): one array per call."""
+    for call in calls:
+        for _ in range(warmup):
+            call()
+    times = [[] for _ in calls]
+    while len(times[0]) < repeats:
+        count = min(block, repeats - len(times[0]))
+        for call, seconds in zip(calls, times):
+            seconds.extend(time_calls(call, count, warmup=0))
+    return [np.array(seconds) for seconds in times]
+
+
 def summarize_times(times_s, batch, flops_per_image):
     """Median, IQR, min, max (ms per batch), per-image figures and achieved GFLOP/s."""
     ms = np.asarray(times_s) * 1e3

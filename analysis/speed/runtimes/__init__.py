@@ -49,6 +49,14 @@ class Runtime:
     where it runs. ``batch_in_artifact``: the file is made for one batch size.
     ``quantize(float_copy, target, calibration, batch)``, where given, makes the
     int8 copy from the (cached) float copy instead of ``convert``.
+
+    ``profile(source, x, threads, precision, runs, warmup)`` times the batch ``x`` in the runtime's
+    own profiler (None: the runtime has none; ``no_profiler`` says why): the DataFrame of
+    ``analysis.speed.profile.node_frame``, one row per node run (``node``, ``node_type``, ``ms``:
+    mean per inference), whose ``attrs`` hold the end-to-end medians of ``runs`` calls without and
+    with profiling in the same process (``median_ms``, ``profiled_median_ms``) and how nodes map to
+    layers: ``scopes`` (node to a name holding the Keras layer's) or ``graph`` (every node as a
+    dict: ``name``, ``kind``, ``prepares``, ``spatial``, ``inputs``).
     """
 
     name: str
@@ -66,6 +74,8 @@ class Runtime:
     to_input: Callable = staticmethod(lambda x: x)
     device: Callable = staticmethod(lambda: "cpu")
     summary: str = ""
+    profile: Optional[Callable] = None
+    no_profiler: str = "it has no per-node profiler in this suite"
 
     @property
     def deployed(self):
@@ -90,6 +100,13 @@ class Runtime:
             raise RuntimeUnavailable(
                 f"Runtime {self.name!r} needs Keras on the {self.backend} backend; this process runs Keras on "
                 f"{backend!r} (set KERAS_BACKEND before starting Python)")
+
+    def check_profiler(self):
+        """Raise ``BadInput`` where this runtime has no profiler (``no_profiler`` says why)."""
+        if self.profile is None:
+            raise BadInput(f"Runtime {self.name!r} has no profiler: {self.no_profiler}. Runtimes with one: "
+                           f"{', '.join(profiled_names())}. Received runtime={self.name!r}")
+        return self
 
     def version(self):
         """The runtime's package and version, e.g. ``ai-edge-litert 2.3.0``."""
@@ -125,6 +142,11 @@ def names():
 def get(name):
     """The ``Runtime`` called ``name`` (``BadInput`` naming the choices for any other)."""
     return _REGISTRY[checks.one_of("runtime", name, names())]
+
+
+def profiled_names():
+    """The runtimes whose record has a profiler."""
+    return tuple(name for name, runtime in _REGISTRY.items() if runtime.profile is not None)
 
 
 def deployed_names():

@@ -78,4 +78,6 @@ def load(path, shape, threads, precision):
 RUNTIME = register(Runtime(
     name="litert", precisions=("fp32", "int8"), packages=("tensorflow", "ai_edge_litert"),
     distribution="ai-edge-litert", load=load, artifact="model.tflite", convert=convert, converter="tensorflow",
-    quantizer="tensorflow", summary="a .tflite run by the LiteRT interpreter with XNNPACK"))
+    quantizer="tensorflow", summary="a .tflite run by the LiteRT interpreter with XNNPACK",
+    no_profiler="XNNPACK runs the whole network as one delegate node, and LiteRT's Python interpreter has no "
+                "per-op profiler (LiteRT's benchmark_model tool, outside this suite, has one)"))
