@@ -56,3 +56,33 @@ def test_unattributed_time_is_the_networks_rest_not_a_layer():
     assert "unattributed" not in set(layers["layer"])
     counts = profiles.groupby("variant").size()
     assert networks.set_index("network")["layer_count"].to_dict() == counts.astype(float).to_dict()
+
+
+def test_predict_uses_the_per_layer_fit_where_the_study_has_only_layer_profiles(tmp_path):
+    import json
+
+    from analysis import paths
+    from analysis.cost.table import layer_table
+    from analysis.speed.predict import predict
+    from analysis.speed.profile import profile_group
+    from analysis.speed.roofline import machine_bounds
+    from analysis.speed.runtimes import configuration
+    from analysis.study.folder import start_or_continue
+    from analysis.variants import Variant
+    from nets.errors import BadInput
+
+    machine = json.loads((paths.DATA_DIR / "study" / "machine_profile.json").read_text())["profile"]
+    study = start_or_continue(tmp_path / "s", "python -m analysis study", 15)
+    study.write("machine_profile", pd.DataFrame({"quantity": ["cores"], "value": [2]}), profile=machine)
+    profiles, totals = _study()
+    study.write("layer_profiles", profiles)
+    study.write("layer_profile_totals", totals)
+    variant = Variant("mobilenet", alpha=0.25, resolution=64)
+    prediction = predict(variant, configuration("openvino"), study=study)
+    bounds = machine_bounds(layer_table(variant.build()), machine, precision="fp32")
+    expected = sum(TRUE["efficiency"][profile_group(r)] * b + TRUE["unit_ms"][profile_group(r)]
+                   for r, b in zip(bounds["role"], bounds["bound_ms"])) + TRUE["per_layer_ms"] * len(bounds) + TRUE["fixed_ms"]
+    assert prediction.predicted_ms == pytest.approx(expected, rel=1e-5)
+    assert prediction.fit_source.startswith("the per-layer fit on the given study")
+    with pytest.raises(BadInput, match="holds no litert measurements"):
+        predict(variant, configuration("litert"), study=study)

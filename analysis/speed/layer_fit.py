@@ -123,3 +123,24 @@ def predict_unseen(profiles, totals, configuration, unseen, profile):
                      "predicted_ms": predicted, "error": predicted / row["measured_ms"] - 1.0,
                      "network_fit_error": row["error"]})
     return pd.DataFrame(rows)
+
+
+# A configuration needs this many profiled networks for its per-layer fit to be validated.
+MIN_NETWORKS = 3
+
+
+def fitted_configurations(totals):
+    """The configurations of a study's ``layer_profile_totals`` with at least ``MIN_NETWORKS`` profiled networks."""
+    timed = totals.dropna(subset=["median_ms"]) if "median_ms" in totals else totals.iloc[0:0]
+    counts = timed.groupby("configuration")["variant"].nunique()
+    return [config for config, count in counts.items() if count >= MIN_NETWORKS]
+
+
+def predicted_terms(profiles, totals, configuration, bounds):
+    """The per-layer fit's prediction for a network whose fused bounds are ``bounds`` (with a
+    ``group`` column), split into one term per layer group and the network's rest, ms."""
+    fit = fit_layers(*study_rows(profiles, totals, configuration), configuration)
+    per_layer = pd.Series(fit.predict_layers(bounds), index=bounds.index)
+    terms = {group: float(per_layer[bounds["group"] == group].sum()) for group in GROUPS}
+    terms["rest of the network"] = fit.per_layer_ms * len(bounds) + fit.fixed_ms
+    return terms

@@ -57,6 +57,21 @@ def study_profile(study):
     return study.attrs["profile"]
 
 
+def _study_of(study):
+    """(study, which): ``study`` (a ``StudyFolder``), else this machine's (local, then the reference).
+
+    Raises:
+        Unavailable: no study of this machine (the message gives the command that measures one).
+    """
+    if study is not None:
+        return study, "given"
+    study, which = this_machines_study()
+    if study is None:
+        raise Unavailable(f"Cannot predict: no study was measured on this machine ({this_machine().describe()}). "
+                          f"Measure one with: {MEASURE_COMMAND}, or name one with --study DIR")
+    return study, which
+
+
 def latency_rows(study=None):
     """(the ``latency_study`` part, where it comes from) of ``study`` (a ``StudyFolder``), else of this
     machine's study (``analysis.study.folder.this_machines_study``: local, then the shipped reference).
@@ -64,20 +79,67 @@ def latency_rows(study=None):
     Raises:
         Unavailable: no study of this machine (the message gives the command that measures one).
     """
-    which = "given"
-    if study is None:
-        study, which = this_machines_study()
-    if study is None:
-        raise Unavailable(f"Cannot predict: no study was measured on this machine ({this_machine().describe()}). "
-                          f"Measure one with: {MEASURE_COMMAND}, or name one with --study DIR")
+    study, which = _study_of(study)
     return study.read("latency_study"), f"fitted on the {which} study ({study.describe()})"
 
 
 def predict(variant, config, study=None, table=None):
-    """The latency fit's prediction for ``variant`` on the ``Configuration`` ``config`` at batch 1,
-    fitted on ``study`` (a ``StudyFolder``; default: this machine's, ``latency_rows``)."""
-    measurements, source = latency_rows(study)
-    return predict_from(measurements, variant, config, table, source)
+    """The prediction for ``variant`` on the ``Configuration`` ``config`` at batch 1 by whichever of
+    the study's two fits predicts its own networks better (the smaller median leave-one-out error):
+    the network-level fit (``latency_study``) or the per-layer fit (``layer_profiles``); its
+    ``fit_source`` says which, and why.
+
+    Raises:
+        BadInput: the study holds neither fit of ``config``.
+    """
+    study, which = _study_of(study)
+    source = f"the {which} study ({study.describe()})"
+    table = layer_table(variant.build()) if table is None else table
+    candidates = [c for c in (_network_level(study, variant, config, table, source),
+                              _per_layer(study, variant, config, table, source)) if c is not None]
+    if not candidates:
+        raise BadInput(f"The study {study.path} holds no {config.label} measurements to fit (neither its latency "
+                       f"study nor its layer profiles). Received {config.label!r}")
+    error, best, _ = min(candidates, key=lambda c: c[0])
+    others = [f"{name}'s {e:.1%}" for e, p, name in candidates if p is not best]
+    best.fit_source += (f"; its median leave-one-out error {error:.1%}"
+                        + (f", against the {others[0]}" if others else ""))
+    return best
+
+
+def _network_level(study, variant, config, table, source):
+    """(median leave-one-out error, Prediction, name) of the network-level fit, or None where it has no rows."""
+    if "latency_study" not in study.done:
+        return None
+    measurements = study.read("latency_study")
+    if config.label not in set(configurations(measurements)):
+        return None
+    validation = study.read("latency_fit_validation")
+    mine = validation[(validation["runtime"] == config.runtime) & (validation["precision"] == config.precision)]
+    prediction = predict_from(measurements, variant, config, table, f"the network-level fit on {source}")
+    return float(mine["error"].abs().median()), prediction, "network-level fit"
+
+
+def _per_layer(study, variant, config, table, source):
+    """(median leave-one-out error, Prediction, name) of the per-layer fit, or None where too few networks
+    were profiled."""
+    from analysis.speed import layer_fit
+    from analysis.speed.profile import profile_group
+
+    if "layer_profiles" not in study.done:
+        return None
+    profiles, totals = study.read("layer_profiles"), study.read("layer_profile_totals")
+    if config.label not in layer_fit.fitted_configurations(totals):
+        return None
+    profile = study.read("machine_profile").attrs["profile"]
+    bounds = machine_bounds(table, profile, batch=1, precision=config.precision)
+    bounds["group"] = [profile_group(role) for role in bounds["role"]]
+    terms = layer_fit.predicted_terms(profiles, totals, config.label, bounds)
+    validation = layer_fit.validate_layer_fit(profiles, totals, config.label)
+    prediction = Prediction(variant=variant.label, runtime=config.runtime, precision=config.precision,
+                            predicted_ms=float(sum(terms.values())), bound_ms=network_bound_ms(bounds), terms=terms,
+                            fit_source=f"the per-layer fit on {source}")
+    return float(validation["error"].abs().median()), prediction, "per-layer fit"
 
 
 def predict_from(measurements, variant, config, table=None, source="fitted on the latency study given"):

@@ -335,3 +335,31 @@ def group_share_line(shares, variant, group):
         return f"{variant} has no {group.lower()} layer profiled"
     times = ", ".join(f"{config} {100 * share:.0f} %" for config, share in zip(rows["configuration"], rows["time_share"]))
     return f"{variant}'s {group.lower()} layers: {100 * rows['mac_share'].iloc[0]:.1f} % of its MACs; of its time: {times}"
+
+
+def _within(errors, tolerance):
+    errors = errors.abs()
+    return f"{int((errors <= tolerance).sum())} of {len(errors)}" if len(errors) else ""
+
+
+def fit_comparison(profiles, totals, validation, unseen, profile):
+    """Per configuration with a per-layer fit (``analysis.speed.layer_fit``): its leave-one-out
+    networks within 10 % and its worst error, the unseen networks within 15 %, and the same of the
+    network-level fit where the study has it (``validation``: ``latency_fit_validation``;
+    ``unseen``: ``predict_validation``). Errors in %."""
+    from analysis.speed import layer_fit
+
+    rows = []
+    for config in layer_fit.fitted_configurations(totals):
+        runtime, _, precision = config.partition(" ")
+        precision = precision or "fp32"
+        loo = layer_fit.validate_layer_fit(profiles, totals, config)
+        net = validation[(validation["runtime"] == runtime) & (validation["precision"] == precision)]
+        seen = layer_fit.predict_unseen(profiles, totals, config, unseen, profile)
+        rows.append({"configuration": config, "per-layer: within 10 %": _within(loo["error"], 0.10),
+                     "per-layer: worst %": 100 * loo["error"].abs().max(),
+                     "network-level: within 10 %": _within(net["error"], 0.10),
+                     "network-level: worst %": 100 * net["error"].abs().max() if len(net) else np.nan,
+                     "unseen per-layer: within 15 %": _within(seen["error"], 0.15) if len(seen) else "",
+                     "unseen network-level: within 15 %": _within(seen["network_fit_error"], 0.15) if len(seen) else ""})
+    return pd.DataFrame(rows)
