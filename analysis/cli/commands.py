@@ -122,11 +122,11 @@ def cmd_profile(args):
     """The time of every layer inside the network, from the runtime's own profiler, with its cost and bound."""
     from analysis.speed import harness
     from analysis.speed.conversions import ConversionError
-    from analysis.speed.profile import profile_network, study_machine
+    from analysis.speed.profile import profile_network, machine_of_study
     from nets.errors import BadInput
 
     threads = harness.configure_threads(args.threads)
-    machine = study_machine(args.study.path if args.study is not None else None)
+    machine = machine_of_study(args.study.path if args.study is not None else None)
     try:
         table, _ = profile_network(args.variant, args.config, batch=args.batch, threads=threads, runs=args.repeats,
                                    machine=machine)

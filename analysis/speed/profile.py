@@ -215,7 +215,7 @@ def join(frame, bounds, batch=1):
     return table
 
 
-def study_machine(study=None):
+def machine_of_study(study=None):
     """(machine profile dict, description) of the study ``study`` (a folder; default the study a
     report uses, ``analysis.study.folder.report_study``)."""
     from analysis.study.folder import report_study
@@ -230,7 +230,7 @@ def profile_network(variant, config, batch=1, threads=None, runs=20, warmup=3, m
     the runtime's own profiler, joined with its cost and roofline bound (``join``).
 
     Args:
-        machine: (machine profile dict, description) for the bounds; default ``study_machine()``.
+        machine: (machine profile dict, description) for the bounds; default ``machine_of_study()``.
         calibration: the int8 calibration images (default ``conversions.speed_calibration(variant)``).
 
     Returns:
@@ -258,7 +258,7 @@ def profile_network(variant, config, batch=1, threads=None, runs=20, warmup=3, m
     nodes = record.profile(source, x, threads, config.precision, runs=runs, warmup=warmup)
     seconds = time.perf_counter() - started
     nodes["layer"] = node_layers(nodes, model)
-    machine, machine_label = study_machine() if machine is None else machine
+    machine, machine_label = machine_of_study() if machine is None else machine
     bounds = machine_bounds(layer_table(model), machine, batch=batch, fused=True, precision=config.precision)
     table = join(nodes, bounds, batch)
     median, profiled = float(nodes.attrs["median_ms"]), float(nodes.attrs["profiled_median_ms"])
