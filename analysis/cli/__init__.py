@@ -14,6 +14,10 @@ answered at once; each subcommand imports the modules it needs.
 """
 
 import sys
+import time
+
+# When this command started: a study's budget counts from here, start-up included.
+STARTED = time.monotonic()
 
 from analysis.accuracy.settings import Checkpointing, Placement, TrainingRequest, TrainingSettings
 from analysis.cli.parser import DEBUG_FLAG, PROG, UsageError, build_parser

@@ -164,9 +164,10 @@ def _profile_title(t):
 
 def cmd_study(args):
     """Measure this machine's study into a folder, within a time budget (continuing one stopped)."""
+    from analysis.cli import STARTED
     from analysis.study.run import run_study
 
-    folder = run_study(args.out, args.budget, args.command_line, args.threads, progress=True)
+    folder = run_study(args.out, args.budget, args.command_line, args.threads, progress=True, started=STARTED)
     left = folder.about.get("left_out", {})
     return (f"Study of {folder.describe()} in {folder.path}: {len(folder.done)} results "
             f"({', '.join(folder.done)})"

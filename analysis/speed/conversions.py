@@ -10,6 +10,7 @@ converter's version. Each copy is written into a temporary folder that is
 renamed whole, so an interrupted conversion is never read back.
 """
 
+import functools
 import hashlib
 import json
 import re
@@ -57,8 +58,16 @@ def calibration_set(variant, images=None, count=CALIBRATION_IMAGES):
 
 
 def speed_calibration(variant):
-    """The calibration of a copy that is only timed: ``SPEED_CALIBRATION_IMAGES`` digits images."""
-    return calibration_set(variant, count=SPEED_CALIBRATION_IMAGES)
+    """The calibration of a copy that is only timed: ``SPEED_CALIBRATION_IMAGES`` digits images
+    (made once per resolution)."""
+    return _digits_calibration(variant.resolution, SPEED_CALIBRATION_IMAGES)
+
+
+@functools.lru_cache(maxsize=16)
+def _digits_calibration(resolution, count):
+    from analysis.variants import Variant
+
+    return calibration_set(Variant("mobilenet", resolution=resolution), count=count)
 
 
 def weights_digest(model):

@@ -70,15 +70,16 @@ def choose_items(items, seconds):
 
 
 def run_study(out, budget_minutes=DEFAULT_BUDGET_MINUTES, command="python -m analysis study", threads=None,
-              progress=True):
+              progress=True, started=None):
     """Measure the parts of ``PLAN`` that are not done yet (or were done in part) into the study at
-    ``out``, within ``budget_minutes``; return the ``StudyFolder``."""
+    ``out``, within ``budget_minutes`` counted from ``started`` (a ``time.monotonic()``; default:
+    now); return the ``StudyFolder``."""
+    start = time.monotonic() if started is None else started
     budget_s = 60.0 * check_budget(budget_minutes)
     folder = start_or_continue(out, command, budget_minutes)
     context = parts.StudyContext(folder, configure_threads(threads), progress=False)
     if "machine_profile" in folder.done:
         context.profile = folder.read("machine_profile").attrs["profile"]
-    start = time.monotonic()
     bar = tqdm(total=round(budget_s / 60, 1), desc="study", unit="min", disable=not progress,
                bar_format="{desc}: {bar} {n:.1f}/{total:.1f} min{postfix}")
     for step in PLAN:
@@ -127,6 +128,7 @@ def _measure(folder, step, context, chosen=None, skipped=(), why=""):
     if chosen is not None:
         folder.set_items(step.name, chosen, skipped)
     if skipped:
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
         folder.leave_out(step.name, f"in part: {len(skipped)} of {len(chosen) + len(skipped)} items did not fit "
-                                    f"({why}): {', '.join(skipped)}")
+                                    f"({why}): {', '.join(skipped[:3])}{more}")
     folder.save()
