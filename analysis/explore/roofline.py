@@ -43,10 +43,10 @@ def study_machine(study=None):
     """The peaks per precision (GFLOP/s, GOP/s for int8) and DRAM bandwidth (GB/s) of the machine
     that measured ``study`` (a ``StudyFolder``; default: the report's, ``report_study``), with a
     line saying where they come from."""
-    latency = (study or report_study()).read("latency_study")
-    profile = latency.attrs["profile"]
+    measured = (study or report_study()).read("machine_profile")
+    profile = measured.attrs["profile"]
     return {"peaks": dict(profile["peaks"]), "bandwidth_gbs": float(profile["bandwidth_gbs"]),
-            "source": results.describe(latency)}
+            "source": results.describe(measured)}
 
 
 def _bound_summary(bounds):
