@@ -30,9 +30,10 @@ def is_study(path):
 class StudyFolder:
     """The study at ``path``; ``about`` is its ``study.json`` as a dict."""
 
-    def __init__(self, path, about):
+    def __init__(self, path, about, command=None):
         self.path = Path(path)
         self.about = about
+        self.command = command or about.get("command")  # the command measuring into it now
 
     @property
     def fingerprint(self):
@@ -66,7 +67,7 @@ class StudyFolder:
 
     def write(self, name, frame, **details):
         """Write the part ``name`` (atomically) and mark it done."""
-        about = {**provenance(self.about.get("command")), "fingerprint": self.about["fingerprint"], **details}
+        about = {**provenance(self.command), "fingerprint": self.about["fingerprint"], **details}
         register(name, frame, about, self.path)
         self.about["done"] = [n for n in self.done if n != name] + [name]
         self.save()
@@ -141,6 +142,7 @@ def start_or_continue(path, command, budget_minutes):
     (``check_out`` says which paths are refused)."""
     study = check_out(path)
     if study is not None:
+        study.command = command
         return study
     about = {**provenance(command), "fingerprint": this_machine().to_dict(), "budget_minutes": budget_minutes,
              "done": [], "left_out": {}}
