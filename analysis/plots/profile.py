@@ -59,7 +59,9 @@ def draw_time_shares(shares, title=None):
                 handles.append(handle)
                 labels.append(label)
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    top = 1.0
     if title:
         fig.suptitle(title, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+        top = 1 - 0.6 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.05, 1, top))
     return fig

@@ -289,14 +289,17 @@ def gpu_summary(gpu, small, large, layers):
 PROFILE_GROUPS = ("Convolution", "Depthwise", "Pointwise", "Fully connected", "Other")
 
 
-def time_shares(profiles):
-    """Per network and configuration of a study's ``layer_profiles``, each layer group's share of
-    the profiled time and of the MACs (0..1; the time left unattributed is its own group).
+def time_shares(profiles, networks=None):
+    """Per network (of ``networks``, labels; default every one) and configuration of a study's
+    ``layer_profiles``, each layer group's share of the profiled time and of the MACs (0..1; the
+    time left unattributed is its own group).
 
     Returns:
         A DataFrame: variant, configuration, group, ms, time_share, mac_share.
     """
     rows = []
+    if networks is not None:
+        profiles = profiles[profiles["variant"].isin(list(networks))]
     for (variant, config), group in profiles.groupby(["variant", "configuration"], sort=False):
         groups = group["group"].replace("", "Unattributed").fillna("Unattributed")
         total_ms, total_macs = float(group["ms"].sum()), float(group["macs"].fillna(0).sum())
@@ -311,14 +314,17 @@ def time_shares(profiles):
     return pd.DataFrame(rows)
 
 
-def in_context_layers(profiles, configuration, profile):
-    """(bounds, times) of each network's layers profiled in context on ``configuration``, ready for
-    ``analysis.plots.draw_roofline``: the fused bounds on ``profile`` at the configuration's
-    precision, and each layer's in-context time (``measured_ms``), keyed by network."""
+def in_context_layers(profiles, configuration, profile, networks=None):
+    """(bounds, times) of each network's (of ``networks``, labels; default every one) layers
+    profiled in context on ``configuration``, ready for ``analysis.plots.draw_roofline``: the fused
+    bounds on ``profile`` at the configuration's precision, and each layer's in-context time
+    (``measured_ms``), keyed by network."""
     from analysis.cost import layer_table
     from analysis.variants import Variant
 
     rows = profiles[(profiles["configuration"] == configuration) & (profiles["ms"] > 0)]
+    if networks is not None:
+        rows = rows[rows["variant"].isin(list(networks))]
     bounds, times = {}, {}
     for label, mine in rows.groupby("variant", sort=False):
         precision = mine["precision"].iloc[0]
