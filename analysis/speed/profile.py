@@ -224,8 +224,11 @@ def machine_of_study(study=None):
     return folder.read("machine_profile").attrs["profile"], folder.describe()
 
 
-def profile_network(variant, config, batch=1, threads=None, runs=20, warmup=3, machine=None, model=None,
-                    calibration=None):
+# Calls of each kind (profiled and plain) before the timed ones.
+PROFILE_WARMUP = 3
+
+
+def profile_network(variant, config, batch=1, threads=None, runs=20, machine=None, model=None, calibration=None):
     """The in-network time of every layer of ``variant`` on the ``Configuration`` ``config``, from
     the runtime's own profiler, joined with its cost and roofline bound (``join``).
 
@@ -255,7 +258,7 @@ def profile_network(variant, config, batch=1, threads=None, runs=20, warmup=3, m
     source, x = harness.deployable(variant, config, model, batch, calibration)
     threads = threads or core_count()
     started = time.perf_counter()
-    nodes = record.profile(source, x, threads, config.precision, runs=runs, warmup=warmup)
+    nodes = record.profile(source, x, threads, config.precision, runs=runs, warmup=PROFILE_WARMUP)
     seconds = time.perf_counter() - started
     nodes["layer"] = node_layers(nodes, model)
     machine, machine_label = machine_of_study() if machine is None else machine
