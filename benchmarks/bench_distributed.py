@@ -25,7 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from analysis import datasets, training
+from analysis import datasets
+from analysis.accuracy import training
 from analysis.accuracy.pipeline import VALIDATION_FRACTION
 from analysis.accuracy.settings import Checkpointing, Placement, TrainingSettings
 from analysis.speed.machine import core_count, cpu_model

@@ -9,7 +9,8 @@ machine.
 
 import sys
 
-from analysis import datasets, training
+from analysis import datasets
+from analysis.accuracy import training
 from analysis.accuracy.settings import TrainingSettings
 from analysis.speed.machine import core_count, cpu_model
 from analysis.variants import Variant

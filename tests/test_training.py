@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import datasets, pipeline, training
+from analysis import datasets
+from analysis.accuracy import pipeline, training
 from analysis.accuracy.settings import TrainingSettings
 from analysis.variants import Variant
 
