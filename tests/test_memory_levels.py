@@ -161,7 +161,7 @@ def test_a_profile_without_levels_gives_the_two_level_bounds():
         row = bounds.loc[name]
         assert row["memory_ms"] == pytest.approx(row["traffic_bytes"] / (gbs * 1e9) * 1e3, rel=1e-12)
         assert row["bound_ms"] == max(row["memory_ms"], row["compute_ms"])
-    explicit = roofline.layer_bounds(table, 100.0, 10.0, cache_bandwidth_gbs=50.0, cache_bytes=1 * MIB)
+    explicit = roofline.layer_bounds(table, 100.0, 10.0, levels=roofline.two_levels(10.0, 50.0, 1 * MIB))
     pd.testing.assert_frame_equal(bounds.reset_index()[explicit.columns], explicit)
     for empty in ({"memory_levels": []}, {"memory_levels": None}):
         pd.testing.assert_frame_equal(roofline.machine_bounds(table, {**profile, **empty}, fused=False),

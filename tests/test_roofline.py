@@ -46,7 +46,7 @@ def test_fusing_keeps_ops_and_drops_inner_traffic(conv_bn_table):
 
 
 def test_cache_bandwidth_applies_to_layers_that_fit(conv_bn_table):
-    bounds = roofline.layer_bounds(conv_bn_table, 100.0, 10.0, cache_bandwidth_gbs=100.0, cache_bytes=10**9)
+    bounds = roofline.layer_bounds(conv_bn_table, 100.0, 10.0, levels=roofline.two_levels(10.0, 100.0, 10**9))
     assert (bounds["bandwidth_gbs"] == 100.0).all()
 
 

@@ -39,8 +39,16 @@ BYTES_PER_ELEMENT = {"fp32": 4, "bf16": 2, "int8": 1}
 FUSED_INTO_PREVIOUS = ("BatchNormalization", "ReLU", "Activation", "Softmax", "Dropout", "Reshape")
 
 
-def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
-                 cache_bandwidth_gbs=None, cache_bytes=None, precision="fp32", levels=None):
+def two_levels(bandwidth_gbs, cache_bandwidth_gbs=None, cache_bytes=None):
+    """Memory levels of a two-level roofline: a ``"cache"`` of ``cache_bytes`` at
+    ``cache_bandwidth_gbs`` (where both are given), then ``"DRAM"`` at ``bandwidth_gbs``."""
+    levels = [{"name": "DRAM", "capacity_bytes": None, "gbs": bandwidth_gbs}]
+    if cache_bandwidth_gbs and cache_bytes:
+        levels.insert(0, {"name": "cache", "capacity_bytes": cache_bytes, "gbs": cache_bandwidth_gbs})
+    return levels
+
+
+def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False, precision="fp32", levels=None):
     """``table`` (a layer_table) with roofline columns, for ``batch`` images at ``precision``.
 
     Adds: ops (FLOPs + other ops), traffic_bytes, intensity (ops per byte),
@@ -50,9 +58,8 @@ def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
     included). Rows with no work (the input) are dropped. With ``levels`` (measured memory levels,
     ``analysis.speed.memory.memory_levels``: fastest first, the last DRAM with capacity None), a
     layer is bounded by the bandwidth of the smallest level whose capacity holds its traffic, DRAM
-    beyond the last (``bandwidth_gbs`` is then unused). Else, with ``cache_bandwidth_gbs`` and
-    ``cache_bytes``, a layer whose traffic fits in the cache is bounded by the cache's bandwidth
-    (a two-level roofline: ``"cache"`` and ``"DRAM"``).
+    beyond the last (``bandwidth_gbs`` is then unused; ``two_levels`` makes a cache and DRAM).
+    Without levels, DRAM's ``bandwidth_gbs`` bounds every layer.
     ``peak_gflops`` is the peak of ``precision`` (GOP/s for int8); the traffic
     counts ``BYTES_PER_ELEMENT[precision]`` bytes per weight and activation
     (the table's float32 bytes scaled).
@@ -71,9 +78,7 @@ def layer_bounds(table, peak_gflops, bandwidth_gbs, batch=1, fused=False,
     rows["intensity"] = rows["ops"] / rows["traffic_bytes"]
     rows["compute_ms"] = rows["ops"] / (peak_gflops * 1e9) * 1e3
     if levels is None:
-        levels = [{"name": "DRAM", "capacity_bytes": None, "gbs": bandwidth_gbs}]
-        if cache_bandwidth_gbs and cache_bytes:
-            levels.insert(0, {"name": "cache", "capacity_bytes": cache_bytes, "gbs": cache_bandwidth_gbs})
+        levels = two_levels(bandwidth_gbs)
     else:
         check_levels(levels)
     chosen = [_memory_level(levels, traffic) for traffic in rows["traffic_bytes"]]
@@ -145,9 +150,9 @@ def machine_bounds(table, profile, batch=1, fused=True, precision="fp32"):
     if peak is None:
         raise BadInput(f"The machine profile has no {precision} peak (the CPU lacks {precision}, or it "
                               f"was not measured), so no {precision} bound. Received precision={precision!r}")
-    return layer_bounds(table, peak, p["bandwidth_gbs"], batch=batch, fused=fused,
-                        cache_bandwidth_gbs=p.get("cache_bandwidth_gbs"), cache_bytes=p.get("last_level_cache_bytes"),
-                        precision=precision, levels=p.get("memory_levels") or None)
+    levels = p.get("memory_levels") or two_levels(p["bandwidth_gbs"], p.get("cache_bandwidth_gbs"),
+                                                  p.get("last_level_cache_bytes"))
+    return layer_bounds(table, peak, p["bandwidth_gbs"], batch=batch, fused=fused, precision=precision, levels=levels)
 
 
 def network_bound_ms(bounds):
